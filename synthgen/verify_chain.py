@@ -1,0 +1,68 @@
+"""A chain of verifiers from the pipeline config: all must pass (default), or a weighted score.
+
+In ``all`` mode verifiers run in order and the chain stops at the first failure when
+``short_circuit`` is on (a cheap static check spares the sandbox run). In ``weighted`` mode every
+verifier runs and the candidate passes when the weighted mean score reaches ``threshold``; the
+combined score is stored as ``candidate.scores['verify']``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Sequence
+
+from synthgen.errors import TransientError
+from synthgen.plugins import Verifier
+from synthgen.records import Candidate, Record, Verdict
+
+if TYPE_CHECKING:
+    from synthgen.context import Context
+
+
+@dataclass
+class VerifierChain:
+    verifiers: Sequence[Verifier]
+    mode: Literal["all", "weighted"] = "all"
+    weights: dict[str, float] = field(default_factory=dict)
+    threshold: float = 0.5
+    short_circuit: bool = True
+
+    async def verify(self, record: Record, candidate: Candidate, ctx: "Context",
+                     *, only: Sequence[str] | None = None) -> list[Verdict]:
+        new: list[Verdict] = []
+        for verifier in self.verifiers:
+            if only is not None and verifier.name not in only:
+                continue
+            verdict = await self._one(verifier, record, candidate, ctx)
+            candidate.verdicts = [v for v in candidate.verdicts if v.verifier != verdict.verifier] + [verdict]
+            new.append(verdict)
+            if self.mode == "all" and self.short_circuit and not verdict.passed:
+                break
+        if self.mode == "weighted" and new:
+            total = sum(self.weights.get(v.verifier, 1.0) for v in new)
+            score = sum(self.weights.get(v.verifier, 1.0) * _score(v) for v in new) / total
+            candidate.scores["verify"] = score
+            candidate.verdicts.append(Verdict(verifier="chain", passed=score >= self.threshold, score=score))
+        return new
+
+    @staticmethod
+    async def _one(verifier: Verifier, record: Record, candidate: Candidate, ctx: "Context") -> Verdict:
+        with ctx.timers.time(f"verify:{verifier.name}"):
+            start = time.perf_counter()
+            try:
+                return await verifier.verify(record, candidate, ctx)
+            except TransientError:
+                raise  # the runner retries the item
+            except Exception as exc:  # a crashing verifier fails the candidate, with the reason
+                return Verdict(verifier=verifier.name, passed=False,
+                               feedback=f"verifier error: {type(exc).__name__}: {exc}",
+                               details={"error": True, "seconds": time.perf_counter() - start})
+
+    async def close(self) -> None:
+        for v in self.verifiers:
+            await v.close()
+
+
+def _score(v: Verdict) -> float:
+    return v.score if v.score is not None else (1.0 if v.passed else 0.0)
