@@ -109,7 +109,7 @@ class Record(_Model):
     provenance: Provenance = Field(default_factory=Provenance)
     status: Literal["ok", "failed"] = "ok"
     error: str = ""  # reason, when status == "failed"
-    selected: str | None = None  # candidate id picked by rejection sampling
+    selected: list[str] = Field(default_factory=list)  # candidate ids kept for SFT, best first
     pairs: list[PreferencePair] = Field(default_factory=list)
     ranking: list[str] = Field(default_factory=list)  # candidate ids, best first (RM rows)
 

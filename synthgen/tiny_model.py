@@ -69,15 +69,23 @@ class TinyModelSpec:
     intermediate_size: int = 128
     max_position_embeddings: int = 2048
     seed: int = 0
+    split_digits: bool = False  # one token per digit: arithmetic tasks need it (see synthgen.round)
 
 
-def build_tokenizer(out_dir: Path, vocab_size: int = 512, corpus: Iterable[str] | None = None):
-    """Train a byte-level BPE tokenizer with the Llama 3 special tokens and chat template."""
+def build_tokenizer(out_dir: Path, vocab_size: int = 512, corpus: Iterable[str] | None = None,
+                    split_digits: bool = False):
+    """Train a byte-level BPE tokenizer with the Llama 3 special tokens and chat template.
+
+    ``split_digits`` isolates every digit before BPE, so numbers are spelled one digit per token
+    (a tiny model cannot learn carries over multi-digit tokens).
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
@@ -103,7 +111,7 @@ def build_tiny_model(out_dir: str | Path, spec: TinyModelSpec | None = None,
     spec = spec or TinyModelSpec()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(out, spec.vocab_size, corpus)
+    tokenizer = build_tokenizer(out, spec.vocab_size, corpus, split_digits=spec.split_digits)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=spec.hidden_size, num_hidden_layers=spec.num_layers,
         num_attention_heads=spec.num_heads, num_key_value_heads=spec.num_heads,

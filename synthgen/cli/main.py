@@ -37,9 +37,9 @@ def tiny_model(
 
 def _register_subcommands() -> None:
     # Each module adds its commands to `app`; imported here so `synthgen --help` lists them all.
-    from synthgen.cli import plugins_cmd  # noqa: F401
+    from synthgen.cli import plugins_cmd, run_cmd  # noqa: F401
 
-    for optional in ("run_cmd", "sandbox_cmd", "serve_cmd", "train_cmd", "round_cmd"):
+    for optional in ("sandbox_cmd", "serve_cmd", "train_cmd", "round_cmd"):
         try:
             __import__(f"synthgen.cli.{optional}")
         except ModuleNotFoundError as exc:

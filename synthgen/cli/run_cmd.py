@@ -1,0 +1,129 @@
+"""`synthgen run`, `export`, `inspect`, `report`: running a pipeline and looking at its run directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synthgen.cli.main import app
+from synthgen.errors import SynthgenError
+
+out = Console()
+
+
+def _free_name(runs_dir: Path, name: str) -> str:
+    n = 2
+    while (runs_dir / f"{name}-{n}").exists():
+        n += 1
+    return f"{name}-{n}"
+
+
+@app.command("run")
+def run(
+    pipeline: Path = typer.Argument(..., help="pipeline YAML file"),
+    runs_dir: Path = typer.Option(Path("runs"), help="where run directories live"),
+    force: bool = typer.Option(False, "--force", help="go on in an existing run dir made by a different config"),
+    new: bool = typer.Option(False, "--new", help="start a fresh run dir (<name>-N) instead of resuming"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Run a pipeline; a run that was killed resumes where it stopped when started again."""
+    from synthgen.config import load_pipeline_config
+    from synthgen.runner import run_pipeline
+
+    cfg = load_pipeline_config(pipeline)
+    if new and (runs_dir / cfg.name).exists():
+        cfg = cfg.model_copy(update={"name": _free_name(runs_dir, cfg.name)})
+    summary = run_pipeline(cfg, runs_dir=runs_dir, force=force, progress=progress)
+    _print_summary(summary.run_dir, summary.counts, summary.stages, summary.timings, summary.exports)
+
+
+def _print_summary(run_dir: Path, counts: dict, stages: dict, timings: dict, exports: dict) -> None:
+    table = Table(title=f"run {run_dir.name}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for k, v in counts.items():
+        table.add_row(k, str(v))
+    for k, v in stages.items():
+        table.add_row(f"stage: {k}", f"{v:g}")
+    out.print(table)
+    res = timings.get("resources", {})
+    if res:
+        busy = ", ".join(f"{k} {v['seconds']:.1f}s" for k, v in res.items())
+        out.print(f"wall {timings.get('wall_s', 0):.1f}s; busy: {busy}")
+    for fmt, path in exports.items():
+        out.print(f"exported {fmt}: {path}")
+    out.print(f"report: {run_dir / 'report.html'}")
+
+
+def _store(run: Path):
+    from synthgen.store import RunStore
+
+    store = RunStore(run)
+    if not store.exists():
+        raise SynthgenError(f"{run}: not a run directory (no meta.json); pass runs/<name>")
+    return store
+
+
+@app.command("export")
+def export(
+    run: Path = typer.Argument(..., help="run directory, e.g. runs/my-run"),
+    format: str = typer.Option(..., "--format", "-f", help="sft, dpo or rm"),
+    file_format: str = typer.Option("jsonl", help="jsonl, parquet or disk (save_to_disk)"),
+    output: Path = typer.Option(None, "--out", "-o", help="default: RUN/export/<format>.<ext>"),
+    include_failed: bool = typer.Option(False, help="include records whose generation failed"),
+) -> None:
+    """Export a run's finished records as a TRL-ready SFT, DPO or RM dataset."""
+    from synthgen.export import default_export_path, export_records
+
+    if format not in ("sft", "dpo", "rm"):
+        raise SynthgenError(f"--format must be sft, dpo or rm (got '{format}')")
+    if file_format not in ("jsonl", "parquet", "disk"):
+        raise SynthgenError(f"--file-format must be jsonl, parquet or disk (got '{file_format}')")
+    store = _store(run)
+    path = output or default_export_path(store.dir, format, file_format)
+    written = export_records(store.records(), format, path, file_format, include_failed)  # type: ignore[arg-type]
+    out.print(f"wrote {written}")
+
+
+@app.command("inspect")
+def inspect(run: Path = typer.Argument(...), samples: int = typer.Option(2, help="sample records to show")) -> None:
+    """Counts per stage and a few sample records of a run."""
+    from synthgen.report import summarise
+
+    store = _store(run)
+    records = store.sorted_records()
+    counts, stages = summarise(records)
+    summary = json.loads((store.dir / "summary.json").read_text()) if (store.dir / "summary.json").exists() else {}
+    _print_summary(store.dir, counts, stages, summary.get("timings", {}), summary.get("exports", {}))
+    if not summary:
+        out.print("[yellow]run not finished (no summary.json): counts are of the records written so far[/]")
+    for rec in records[:samples]:
+        out.rule(f"record {rec.id} ({rec.status})")
+        if rec.error:
+            out.print(f"[red]error:[/] {rec.error}")
+        for m in rec.messages:
+            out.print(f"[bold]{m['role']}:[/] {str(m.get('content') or '')[:400]}")
+        for c in rec.candidates[:3]:
+            verdicts = ", ".join(f"{v.verifier}={'pass' if v.passed else 'fail'}" for v in c.verdicts) or "no verdicts"
+            out.print(f"[cyan]candidate {c.id}[/] ({verdicts}): {c.text[:300]!r}")
+
+
+@app.command("report")
+def report(run: Path = typer.Argument(...)) -> None:
+    """Rewrite RUN/report.html from the run's records."""
+    from synthgen.report import summarise, write_report
+    from synthgen.runner import RunSummary
+
+    store = _store(run)
+    records = store.sorted_records()
+    summary = RunSummary(run_dir=store.dir)
+    summary.counts, summary.stages = summarise(records)
+    if (store.dir / "summary.json").exists():
+        saved = json.loads((store.dir / "summary.json").read_text())
+        summary.timings, summary.exports = saved.get("timings", {}), saved.get("exports", {})
+    write_report(store, records, summary)
+    out.print(f"report: {store.dir / 'report.html'}")

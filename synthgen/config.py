@@ -1,0 +1,169 @@
+"""The pipeline config: one YAML file, validated by pydantic, that says what a run does.
+
+Errors name the file, the field path and the fix in one line, e.g.
+``pipeline.yaml: generator.options.k: Input should be a valid integer (got 'ten')``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from synthgen.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginRef(_Strict):
+    """A plugin by name with its options (validated against the plugin's own Config)."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class LLMRef(_Strict):
+    """A model for one role: a backend plugin (transformers, openai, vllm, ...) and its options."""
+
+    backend: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    max_concurrency: int = Field(64, ge=1, description="concurrent generate calls in flight for this role")
+
+
+class SandboxRef(_Strict):
+    backend: str = "docker"
+    options: dict[str, Any] = Field(default_factory=dict)
+    max_concurrency: int = Field(8, ge=1, description="concurrent sandbox jobs (the pool queues the rest)")
+
+
+class SourceRef(_Strict):
+    """A source of items: a JSONL / JSON / parquet file, or a `save_to_disk` dataset directory."""
+
+    path: str
+    format: Literal["auto", "jsonl", "json", "parquet", "hf_disk"] = "auto"
+    split: str | None = None
+    limit: int | None = Field(None, ge=0)
+    id_field: str = "id"
+
+
+class VerifyConfig(_Strict):
+    mode: Literal["all", "weighted"] = "all"
+    weights: dict[str, float] = Field(default_factory=dict)
+    threshold: float = 0.5
+    short_circuit: bool = True
+    run_after_generate: bool = Field(
+        True, description="run the chain on candidates the generator left unverified")
+
+
+class SelectionConfig(_Strict):
+    """Rejection sampling and preference building (see synthgen.selection)."""
+
+    score_key: str = Field("reward", description="candidate score used to rank passing candidates; "
+                           "falls back to the verifier chain score, then to candidate order")
+    keep_top_k: int = Field(1, ge=1, description="candidates kept for SFT per record (best first)")
+    pairs: Literal["none", "best_vs_worst", "passed_vs_failed", "all_passed_vs_failed"] = "passed_vs_failed"
+    min_margin: float = Field(0.0, ge=0.0, description="min score gap between chosen and rejected")
+    max_pairs_per_record: int = Field(1, ge=0)
+    similarity_threshold: float = Field(
+        0.9, ge=0.0, le=1.0, description="drop pairs whose responses are this similar (token Jaccard)")
+    ranking_size: int = Field(3, ge=2, le=3, description="responses per RM row (2 or 3)")
+
+
+class ExportRef(_Strict):
+    format: Literal["sft", "dpo", "rm"]
+    file_format: Literal["jsonl", "parquet", "disk"] = "jsonl"
+    path: str | None = Field(None, description="default: runs/<name>/export/<format>.<ext>")
+    include_failed_records: bool = False
+
+
+class RunnerConfig(_Strict):
+    max_concurrent_items: int = Field(64, ge=1)
+    retries: int = Field(3, ge=0, description="attempts after the first for transient failures")
+    backoff_s: float = Field(0.5, ge=0.0)
+    item_timeout_s: float | None = Field(None, gt=0)
+    fsync_every_s: float = Field(1.0, ge=0.0)
+
+
+class PipelineConfig(_Strict):
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    seed: int = 0
+    round: int = 0
+    llms: dict[str, LLMRef] = Field(default_factory=dict)
+    sandbox: SandboxRef | None = None
+    sources: list[SourceRef] = Field(..., min_length=1)
+    generator: PluginRef
+    verifiers: list[PluginRef] = Field(default_factory=list)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    export: list[ExportRef] = Field(default_factory=list)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _one_source(cls, v: Any) -> Any:
+        return [v] if isinstance(v, (dict, str)) else v
+
+    def resolved(self, base_dir: Path) -> "PipelineConfig":
+        """Source and export paths made absolute relative to the config file's directory."""
+        data = self.model_dump()
+        for src in data["sources"]:
+            src["path"] = str((base_dir / src["path"]).resolve())
+        return PipelineConfig.model_validate(data)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the records a run produces (not runner/export settings)."""
+        data = self.model_dump(mode="json", exclude={"runner", "export"})
+        return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def format_validation_error(exc: ValidationError, *, prefix: str = "", path: str | None = None) -> str:
+    """One line per problem: `file: field.path: message (got value)`."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        field_path = ".".join(p for p in (prefix, loc) if p)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling"
+        elif err["type"] == "missing":
+            msg = "required field is missing; add it"
+        got = err.get("input")
+        if err["type"] not in ("missing", "extra_forbidden") and not isinstance(got, (dict, list)):
+            msg += f" (got {got!r})"
+        lines.append(": ".join(p for p in (path, field_path, msg) if p))
+    return "\n".join(lines)
+
+
+def parse_yaml(path: str | Path) -> Any:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}", path=None)
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"malformed YAML at {where}{problem}", path=str(p)) from None
+
+
+def load_model(model: type[BaseModel], path: str | Path) -> Any:
+    """Load a YAML file into a pydantic model; errors are ConfigErrors naming file and field."""
+    data = parse_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", path=str(path))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, path=str(path))) from None
+
+
+def load_pipeline_config(path: str | Path) -> PipelineConfig:
+    cfg = load_model(PipelineConfig, path)
+    return cfg.resolved(Path(path).resolve().parent)

@@ -1,0 +1,111 @@
+"""Export finished records to TRL's canonical datasets.
+
+- ``sft``: ``{"id", "messages"}``: the prompt dialog followed by a kept candidate's turns.
+- ``dpo``: ``{"id", "prompt", "chosen", "rejected"}`` in TRL's conversational preference form.
+- ``rm``:  ``{"id", "prompt", "responses"}``: 2-3 responses ranked best first (pairwise trainers
+  can use ``responses[0]`` / ``responses[-1]``), plus ``chosen`` / ``rejected`` for TRL's RewardTrainer.
+Rows are sorted by id, so a resumed run exports byte-identical files. Tool-call arguments are
+serialised to JSON strings (the OpenAI form) so Arrow sees one schema across rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import orjson
+
+from synthgen.errors import SynthgenError
+from synthgen.records import Message, Record
+
+Format = Literal["sft", "dpo", "rm"]
+FileFormat = Literal["jsonl", "parquet", "disk"]
+_EXT = {"jsonl": ".jsonl", "parquet": ".parquet", "disk": ""}
+
+
+def _clean(messages: list[Message]) -> list[Message]:
+    out = []
+    for m in messages:
+        msg: dict[str, Any] = {"role": m["role"], "content": m.get("content") or ""}
+        if m.get("tool_calls"):
+            calls = []
+            for call in m["tool_calls"]:
+                fn = dict(call.get("function", call))
+                if not isinstance(fn.get("arguments"), str):
+                    fn["arguments"] = json.dumps(fn.get("arguments", {}), sort_keys=True)
+                calls.append({"type": "function", "function": {"name": fn["name"], "arguments": fn["arguments"]}})
+            msg["tool_calls"] = calls
+        if m.get("tool_call_id"):
+            msg["tool_call_id"] = m["tool_call_id"]
+        out.append(msg)
+    return out
+
+
+def sft_rows(records: Iterable[Record]) -> list[dict]:
+    rows = []
+    for r in records:
+        for cid in r.selected:
+            rows.append({"id": f"{r.id}:{cid}", "messages": _clean(r.messages + r.candidate(cid).messages)})
+    return rows
+
+
+def dpo_rows(records: Iterable[Record]) -> list[dict]:
+    rows = []
+    for r in records:
+        for p in r.pairs:
+            rows.append({"id": f"{r.id}:{p.chosen}:{p.rejected}", "prompt": _clean(r.messages),
+                         "chosen": _clean(r.candidate(p.chosen).messages),
+                         "rejected": _clean(r.candidate(p.rejected).messages)})
+    return rows
+
+
+def rm_rows(records: Iterable[Record]) -> list[dict]:
+    rows = []
+    for r in records:
+        if len(r.ranking) < 2:
+            continue
+        responses = [_clean(r.candidate(cid).messages) for cid in r.ranking]
+        rows.append({"id": r.id, "prompt": _clean(r.messages), "responses": responses,
+                     "chosen": responses[0], "rejected": responses[-1]})
+    return rows
+
+
+_ROWS = {"sft": sft_rows, "dpo": dpo_rows, "rm": rm_rows}
+
+
+def export_records(records: Iterable[Record], fmt: Format, path: str | Path,
+                   file_format: FileFormat = "jsonl", include_failed_records: bool = False) -> Path:
+    """Write one dataset; returns its path. Failed records are skipped unless asked for."""
+    if fmt not in _ROWS:
+        raise SynthgenError(f"unknown export format '{fmt}'; use sft, dpo or rm")
+    recs = sorted((r for r in records if include_failed_records or r.status == "ok"), key=lambda r: r.id)
+    rows = sorted(_ROWS[fmt](recs), key=lambda row: row["id"])
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if file_format == "jsonl":
+        tmp = out.with_name(out.name + ".tmp")
+        with tmp.open("wb") as fh:
+            for row in rows:
+                fh.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
+        tmp.replace(out)
+        return out
+    from datasets import Dataset
+
+    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({k: [] for k in _empty_columns(fmt)})
+    if file_format == "parquet":
+        ds.to_parquet(str(out))
+    elif file_format == "disk":
+        ds.save_to_disk(str(out))
+    else:
+        raise SynthgenError(f"unknown file format '{file_format}'; use jsonl, parquet or disk")
+    return out
+
+
+def default_export_path(run_dir: Path, fmt: str, file_format: str) -> Path:
+    return run_dir / "export" / f"{fmt}{_EXT[file_format]}"
+
+
+def _empty_columns(fmt: str) -> list[str]:
+    return {"sft": ["id", "messages"], "dpo": ["id", "prompt", "chosen", "rejected"],
+            "rm": ["id", "prompt", "responses", "chosen", "rejected"]}[fmt]

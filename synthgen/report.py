@@ -1,0 +1,96 @@
+"""Run summaries and the HTML report: counts per stage, pass rates per verifier and language,
+score histograms, failures with their reasons. One self-contained file a person opens in a browser."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Iterable
+
+from synthgen.records import Record
+
+if TYPE_CHECKING:
+    from synthgen.runner import RunSummary
+    from synthgen.store import RunStore
+
+
+def summarise(records: Iterable[Record]) -> tuple[dict[str, int], dict[str, float]]:
+    """Counts (records, failures, candidates, passes, selections, pairs) and summed generator stages."""
+    counts: Counter[str] = Counter()
+    stages: dict[str, float] = defaultdict(float)
+    for r in records:
+        counts["records"] += 1
+        counts["failed_records"] += r.status == "failed"
+        counts["candidates"] += len(r.candidates)
+        counts["passed_candidates"] += sum(c.passed for c in r.candidates)
+        counts["records_with_pass"] += bool(r.passing)
+        counts["sft_rows"] += len(r.selected)
+        counts["dpo_pairs"] += len(r.pairs)
+        counts["rm_rows"] += len(r.ranking) >= 2
+        for key, value in (r.metadata.get("stages") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                stages[key] += value
+    return dict(counts), dict(stages)
+
+
+def verifier_table(records: list[Record]) -> list[tuple[str, str, int, int]]:
+    """(verifier, language, passed, total) over every candidate verdict."""
+    tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in records:
+        lang = str(r.metadata.get("language", r.metadata.get("target_language", "-")))
+        for c in r.candidates:
+            for v in c.verdicts:
+                t = tally[(v.verifier, lang)]
+                t[0] += v.passed
+                t[1] += 1
+    return [(k[0], k[1], v[0], v[1]) for k, v in sorted(tally.items())]
+
+
+def score_histograms(records: list[Record], bins: int = 10) -> dict[str, list[int]]:
+    values: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        for c in r.candidates:
+            for key, val in c.scores.items():
+                values[key].append(val)
+    hists = {}
+    for key, vals in values.items():
+        lo, hi = min(vals), max(vals)
+        width = (hi - lo) / bins or 1.0
+        counts = [0] * bins
+        for v in vals:
+            counts[min(bins - 1, int((v - lo) / width))] += 1
+        hists[f"{key} [{lo:.3g}, {hi:.3g}]"] = counts
+    return hists
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(store: "RunStore", records: list[Record], summary: "RunSummary") -> None:
+    parts = [f"<h1>synthgen run: {html.escape(store.dir.name)}</h1>"]
+    parts.append("<h2>Counts</h2>" + _table(["what", "count"], [[k, v] for k, v in sorted(summary.counts.items())]))
+    if summary.stages:
+        parts.append("<h2>Generator stages</h2>" + _table(["stage", "count"], [[k, v] for k, v in summary.stages.items()]))
+    rows = [[v, lang, p, t, f"{p / t:.1%}" if t else "-"] for v, lang, p, t in verifier_table(records)]
+    parts.append("<h2>Pass rates per verifier and language</h2>" + _table(["verifier", "language", "passed", "total", "rate"], rows))
+    for name, counts in score_histograms(records).items():
+        peak = max(counts) or 1
+        bars = "".join(f'<div class="bar" style="height:{100 * c / peak:.0f}px" title="{c}"></div>' for c in counts)
+        parts.append(f"<h3>score {html.escape(name)}</h3><div class='hist'>{bars}</div>")
+    res = summary.timings.get("resources", {})
+    parts.append(f"<h2>Time</h2><p>wall {summary.timings.get('wall_s')} s; busy seconds per resource "
+                 "(summed over concurrent calls)</p>"
+                 + _table(["resource", "seconds", "calls"], [[k, v["seconds"], v["calls"]] for k, v in res.items()]))
+    reasons = Counter(r.error.split(":")[0][:120] for r in records if r.status == "failed")
+    if reasons:
+        parts.append("<h2>Failed records</h2>" + _table(["reason", "count"], [[k, v] for k, v in reasons.most_common(20)]))
+    if summary.exports:
+        parts.append("<h2>Exports</h2>" + _table(["format", "path"], [[k, v] for k, v in summary.exports.items()]))
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}.hist{display:flex;align-items:flex-end;"
+             "height:110px;gap:2px}.bar{width:18px;background:#4a7bd0}")
+    doc = f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    (store.dir / "report.html").write_text(doc)
