@@ -150,16 +150,22 @@ async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "run
                              force: bool = False, progress: bool = True,
                              on_item: Callable[[str, list[Record]], None] | None = None) -> RunSummary:
     registry = registry or Registry()
-    store = RunStore(Path(runs_dir) / cfg.name)
-    store.initialise(config_yaml=yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
-                     fingerprint=cfg.fingerprint(), seed=cfg.seed, force=force)
+    timers = Timers()
+    # everything a user can get wrong is checked before the run directory is touched
+    generator, run_ctx = build_run_context(cfg, registry, timers)
+    try:
+        problems: list[SourceProblem] = []
+        all_items = list(iter_items(cfg.sources, problems))
+        store = RunStore(Path(runs_dir) / cfg.name)
+        store.initialise(config_yaml=yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
+                         fingerprint=cfg.fingerprint(), seed=cfg.seed, force=force)
+    except BaseException:
+        await _close(run_ctx)
+        raise
     store.repair()
     done = store.done_items()
-    problems: list[SourceProblem] = []
-    items = [it for it in iter_items(cfg.sources, problems) if it.id not in done]
+    items = [it for it in all_items if it.id not in done]
     store.write_source_problems(problems)
-    timers = Timers()
-    generator, run_ctx = build_run_context(cfg, registry, timers)
     tally = _Tally()
     started = time.perf_counter()
     writer = store.writer(cfg.runner.fsync_every_s)

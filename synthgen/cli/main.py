@@ -16,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="synthgen: verified post-training data, the Llama 3 way.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # an error stays on one line, whatever the width
 
 
 @app.command("tiny-model")
@@ -59,5 +59,7 @@ def main() -> None:
         sys.exit(130)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m synthgen.cli.main`: run the imported module's app, not __main__'s copy
+    from synthgen.cli.main import main as _main
+
+    _main()

@@ -136,7 +136,7 @@ class MicroBatcher(Generic[Result]):
 
     async def close(self) -> None:
         self._closed = True
-        if self._task is not None and not self._task.done():
+        if self._task is not None and not self._task.done() and not self._task.get_loop().is_closed():
             self._task.cancel()
             if self._loop is asyncio.get_running_loop():
                 try:

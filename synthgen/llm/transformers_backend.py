@@ -58,6 +58,7 @@ class LocalModel:
         self._model: Any = None
         self.tokenizer: Any = None
         self._load_tokenizer()
+        self.max_positions = self._read_max_positions()
 
     def _load_tokenizer(self) -> None:
         from transformers import AutoTokenizer
@@ -67,6 +68,16 @@ class LocalModel:
                 str(self.path), trust_remote_code=self.config.trust_remote_code)
         except Exception as exc:  # noqa: BLE001 - report which directory is broken
             raise LLMError(f"cannot load the tokenizer from {self.path}: {type(exc).__name__}: {exc}") from exc
+
+    def _read_max_positions(self) -> int | None:
+        import json
+
+        try:
+            config = json.loads((self.path / "config.json").read_text())
+        except (OSError, ValueError):
+            return None
+        value = config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings")
+        return int(value) if isinstance(value, int) and value > 0 else None
 
     def load(self) -> Any:
         """Load the weights (once); runs on the model thread."""
@@ -95,7 +106,6 @@ class LocalModel:
         self.eos_ids = eos_ids
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(eos_ids) if eos_ids else 0
-        self.max_positions = int(getattr(model.config, "max_position_embeddings", 0) or 0) or None
         self.device = torch.device(device)
         self._model = model
         return model
@@ -224,6 +234,10 @@ class TransformersBackend(LLMBackend):
         rows: list[Row] = []
         for prompt in prompts:
             ids = self.local.encode(prompt)  # once per prompt; the n samples share the ids
+            limit = self.local.max_positions
+            if limit is not None and len(ids) >= limit:
+                raise LLMError(f"prompt of {len(ids)} tokens does not fit the model's context of {limit} tokens",
+                               transient=False)
             for j in range(params.n):
                 sampling = RowSampling(seed=row_seed(seed, j), temperature=params.temperature,
                                        top_p=params.top_p, top_k=params.top_k)

@@ -1,0 +1,92 @@
+"""The two pipeline runs of a round, built on the engine's runner: sampling K answers to the
+round's prompts with the current policy, and greedy answers to the held-out set (pass@1).
+Both use the math_solutions generator and the round config's verifier chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from synthgen.config import ExportRef, LLMRef, PipelineConfig, PluginRef, SelectionConfig, SourceRef
+from synthgen.registry import Registry
+from synthgen.round.config import RoundConfig
+from synthgen.store import RunStore
+
+
+def policy_llm(cfg: RoundConfig, checkpoint: Path) -> LLMRef:
+    """The configured LLM with the policy checkpoint put into its ``policy_option``."""
+    ref = cfg.generation.llm.model_copy(deep=True)
+    if cfg.generation.policy_option:
+        ref.options = {**ref.options, cfg.generation.policy_option: str(checkpoint)}
+    return ref
+
+
+def _pipeline(cfg: RoundConfig, *, name: str, round_index: int, checkpoint: Path, source: Path,
+              generator_options: dict[str, Any], selection: SelectionConfig,
+              export: list[ExportRef]) -> PipelineConfig:
+    return PipelineConfig(
+        name=name, seed=cfg.seed + round_index, round=round_index,
+        llms={"policy": policy_llm(cfg, checkpoint)},
+        sources=[SourceRef(path=str(source), format="jsonl")],
+        generator=PluginRef(name="math_solutions", options=generator_options),
+        verifiers=cfg.verifiers, verify=cfg.verify, selection=selection, export=export,
+    )
+
+
+def generate_pipeline(cfg: RoundConfig, round_index: int, checkpoint: Path, prompts: Path,
+                      export_dir: Path) -> PipelineConfig:
+    g = cfg.generation
+    formats = ["sft", "dpo"] + (["rm"] if cfg.train.rm is not None else [])
+    return _pipeline(
+        cfg, name="generate", round_index=round_index, checkpoint=checkpoint, source=prompts,
+        generator_options=dict(k=g.k, temperature=g.temperature, top_p=g.top_p, max_tokens=g.max_tokens,
+                               system_prompt=g.system_prompt),
+        selection=cfg.selection,
+        export=[ExportRef(format=f, path=str(export_dir / f"{f}.jsonl")) for f in formats],
+    )
+
+
+def eval_pipeline(cfg: RoundConfig, round_index: int, checkpoint: Path, eval_set: Path) -> PipelineConfig:
+    g = cfg.generation
+    return _pipeline(
+        cfg, name="eval", round_index=round_index, checkpoint=checkpoint, source=eval_set,
+        generator_options=dict(k=1, temperature=0.0, max_tokens=g.eval_max_tokens or g.max_tokens,
+                               system_prompt=g.system_prompt),
+        selection=SelectionConfig(pairs="none"), export=[],
+    )
+
+
+def run(pipeline: PipelineConfig, runs_dir: Path, *, registry: Registry | None, progress: bool) -> Path:
+    from synthgen.runner import run_pipeline
+
+    summary = run_pipeline(pipeline, runs_dir=runs_dir, registry=registry, progress=progress)
+    return Path(summary.run_dir)
+
+
+def generation_stats(run_dir: Path) -> dict[str, Any]:
+    """Verified yield of the K samples and what selection kept."""
+    prompts = samples = passed = solved = sft = pairs = ranked = failed = 0
+    for record in RunStore(run_dir).records():
+        prompts += 1
+        if record.status == "failed":
+            failed += 1
+            continue
+        samples += len(record.candidates)
+        n_pass = sum(c.passed for c in record.candidates)
+        passed += n_pass
+        solved += n_pass > 0
+        sft += len(record.selected)
+        pairs += len(record.pairs)
+        ranked += bool(record.ranking)
+    return {"prompts": prompts, "failed_records": failed, "samples": samples, "passed": passed,
+            "verified_yield": round(passed / samples, 4) if samples else 0.0,
+            "prompts_solved": solved, "sft_rows": sft, "dpo_pairs": pairs, "rm_rows": ranked}
+
+
+def eval_stats(run_dir: Path) -> dict[str, Any]:
+    """Greedy pass@1 on the held-out prompts (a failed record counts as a miss)."""
+    total = correct = 0
+    for record in RunStore(run_dir).records():
+        total += 1
+        correct += record.status == "ok" and bool(record.candidates) and record.candidates[0].passed
+    return {"prompts": total, "passed": correct, "pass_at_1": round(correct / total, 4) if total else 0.0}

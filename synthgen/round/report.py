@@ -1,0 +1,96 @@
+"""Per-round table (rich, in the terminal) and the run's report (markdown and HTML)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+HEADERS = ["round", "samples", "verified", "verified yield", "prompts solved", "SFT rows", "DPO pairs",
+           "held-out pass@1", "wall s"]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def table_rows(metrics: list[dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for m in metrics:
+        gen = m.get("generate") or {}
+        sft = (m.get("train") or {}).get("sft") or {}
+        solved = f"{gen['prompts_solved']}/{gen['prompts']}" if gen else "-"
+        rows.append([
+            str(m["round"]), _fmt(gen.get("samples")), _fmt(gen.get("passed")), _fmt(gen.get("verified_yield")),
+            solved, _fmt(sft.get("rows")), _fmt(gen.get("dpo_pairs")),
+            f"{m['eval']['pass_at_1']:.3f} ({m['eval']['passed']}/{m['eval']['prompts']})",
+            f"{sum(m.get('wall_s', {}).values()):.0f}",
+        ])
+    return rows
+
+
+def print_table(metrics: list[dict[str, Any]], console: Console, *, title: str | None) -> None:
+    table = Table(title=title, show_lines=False)
+    for h in HEADERS:
+        table.add_column(h, justify="right")
+    for row in table_rows(metrics):
+        table.add_row(*row)
+    console.print(table)
+
+
+def _stage_times(metrics: list[dict[str, Any]]) -> list[list[str]]:
+    stages = ["generate", "train_rm", "train_sft", "train_dpo", "eval"]
+    return [[str(m["round"])] + [_fmt(m.get("wall_s", {}).get(s)) for s in stages] for m in metrics]
+
+
+def markdown(name: str, metrics: list[dict[str, Any]]) -> str:
+    def md_table(headers: list[str], rows: list[list[str]]) -> str:
+        out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(out)
+
+    first, last = metrics[0]["eval"]["pass_at_1"], metrics[-1]["eval"]["pass_at_1"]
+    return "\n\n".join([
+        f"# Round report: {name}",
+        f"Held-out pass@1 went from {first:.3f} after round 0 to {last:.3f} after round {metrics[-1]['round']}. "
+        "Verified yield is the share of the K sampled answers the verifiers passed; held-out pass@1 is the "
+        "greedy answer of the round's new policy on prompts never trained on.",
+        md_table(HEADERS, table_rows(metrics)),
+        "## Wall time per stage (s)",
+        md_table(["round", "generate", "train_rm", "train_sft", "train_dpo", "eval"], _stage_times(metrics)),
+    ]) + "\n"
+
+
+def html_report(name: str, metrics: list[dict[str, Any]]) -> str:
+    def table(headers: list[str], rows: list[list[str]]) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    curve = ", ".join(f"{m['eval']['pass_at_1']:.3f}" for m in metrics)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>Round report: {html.escape(name)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>"
+        f"</head><body><h1>Round report: {html.escape(name)}</h1>"
+        f"<p>Held-out pass@1 by round: {html.escape(curve)}</p>"
+        + table(HEADERS, table_rows(metrics))
+        + "<h2>Wall time per stage (s)</h2>"
+        + table(["round", "generate", "train_rm", "train_sft", "train_dpo", "eval"], _stage_times(metrics))
+        + "</body></html>\n"
+    )
+
+
+def write_reports(run_dir: Path, name: str, metrics: list[dict[str, Any]]) -> tuple[Path, Path]:
+    md = run_dir / "report.md"
+    md.write_text(markdown(name, metrics))
+    page = run_dir / "report.html"
+    page.write_text(html_report(name, metrics))
+    return md, page
