@@ -82,7 +82,16 @@ class ExportRef(_Strict):
     include_failed_records: bool = False
 
 
+class RayConfig(_Strict):
+    address: str | None = Field(None, description="an existing cluster ('auto' or ray://...); default: start a local one")
+    num_workers: int = Field(2, ge=1, description="actors, each holding the run's plugins")
+    num_cpus_per_worker: float = Field(1.0, gt=0)
+    num_gpus_per_worker: float = Field(0.0, ge=0)
+
+
 class RunnerConfig(_Strict):
+    executor: Literal["local", "ray"] = "local"
+    ray: RayConfig = Field(default_factory=RayConfig)
     max_concurrent_items: int = Field(64, ge=1)
     retries: int = Field(3, ge=0, description="attempts after the first for transient failures")
     backoff_s: float = Field(0.5, ge=0.0)

@@ -96,7 +96,8 @@ def tokenizer_corpus() -> list[str]:
     """Text the demo's tokenizer is trained on: the chat roles and the task's words (digits are split)."""
     rng = random.Random(0)
     lines = [ArithProblem(rng.randint(10, 99), rng.randint(10, 99)) for _ in range(200)]
-    return [f"user assistant system {p.question} {p.solution}" for p in lines]
+    # The roles and the blank line after each header come up in every example: let BPE merge them.
+    return [f"system\n\nuser\n\n{p.question}assistant\n\n{p.solution}" for p in lines]
 
 
 def write_jsonl(rows: Iterable[dict], path: Path) -> Path:

@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-HEADERS = ["round", "samples", "verified", "verified yield", "prompts solved", "SFT rows", "DPO pairs",
-           "held-out pass@1", "wall s"]
+# Short headers: the table must fit an 80-column terminal.
+HEADERS = ["round", "samples", "verified", "yield", "solved", "SFT rows", "pairs", "pass@1", "wall s"]
 
 
 def _fmt(value: Any) -> str:
@@ -30,7 +30,7 @@ def table_rows(metrics: list[dict[str, Any]]) -> list[list[str]]:
         rows.append([
             str(m["round"]), _fmt(gen.get("samples")), _fmt(gen.get("passed")), _fmt(gen.get("verified_yield")),
             solved, _fmt(sft.get("rows")), _fmt(gen.get("dpo_pairs")),
-            f"{m['eval']['pass_at_1']:.3f} ({m['eval']['passed']}/{m['eval']['prompts']})",
+            f"{m['eval']['pass_at_1']:.3f}",
             f"{sum(m.get('wall_s', {}).values()):.0f}",
         ])
     return rows
@@ -59,6 +59,10 @@ def markdown(name: str, metrics: list[dict[str, Any]]) -> str:
     first, last = metrics[0]["eval"]["pass_at_1"], metrics[-1]["eval"]["pass_at_1"]
     return "\n\n".join([
         f"# Round report: {name}",
+        "Columns: `samples` = K answers sampled for the round's fresh prompts; `verified` = those the "
+        "verifiers passed; `yield` = verified / samples; `solved` = prompts with at least one verified "
+        "answer; `SFT rows` = rows the round's SFT trained on; `pairs` = DPO pairs built; `pass@1` = "
+        "greedy held-out pass@1 of the round's new policy.",
         f"Held-out pass@1 went from {first:.3f} after round 0 to {last:.3f} after round {metrics[-1]['round']}. "
         "Verified yield is the share of the K sampled answers the verifiers passed; held-out pass@1 is the "
         "greedy answer of the round's new policy on prompts never trained on.",
