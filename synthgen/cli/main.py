@@ -13,6 +13,8 @@ from synthgen.errors import SynthgenError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# our own progress display is the one to read; hub/transformers bars for local loads are noise
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="synthgen: verified post-training data, the Llama 3 way.")

@@ -187,3 +187,21 @@ def test_ray_executor_on_a_local_cluster_gives_the_same_records(tmp_path):
     assert ray_run.timings["resources"]["llm:policy"]["calls"] >= 30
     for fmt in ("sft", "dpo", "rm"):
         assert Path(ray_run.exports[fmt]).read_bytes() == Path(local.exports[fmt]).read_bytes()
+
+
+def test_endpoint_down_becomes_failed_records_naming_the_url(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    raw = make_cfg(tmp_path, n=4, use_llm=True)
+    raw["llms"] = {"policy": {"backend": "openai", "options": {
+        "base_url": f"http://127.0.0.1:{port}/v1", "model": "m", "max_retries": 1, "backoff_initial": 0.01}}}
+    raw["runner"]["retries"] = 1
+    summary = run_pipeline(PipelineConfig.model_validate(raw), runs_dir=tmp_path / "runs",
+                           registry=registry_for_tests(), progress=False)
+    records = list(RunStore(summary.run_dir).records())
+    assert len(records) == 4 and all(r.status == "failed" for r in records)
+    assert all(f"127.0.0.1:{port}" in r.error for r in records), records[0].error
+    assert summary.counts["failed_records"] == 4
