@@ -1,8 +1,9 @@
 """Group concurrent generate calls from many asyncio tasks into batched model calls.
 
 Callers submit rows (one row = one sample of one prompt) and await a future. One worker task per
-event loop takes up to ``max_batch_size`` pending rows (after waiting ``wait_s`` for more to arrive
-when the queue is short), sorts them by prompt length to limit padding, and runs them in a single
+event loop takes up to ``max_batch_size`` pending rows of one group (after waiting ``wait_s`` for more
+to arrive when the queue is short; the group is the oldest row's, e.g. its max_tokens bucket, so a
+short request does not wait behind a long one), sorts them by prompt length to limit padding, and runs them in a single
 worker thread, since the model is not thread-safe. Rows that arrive while a batch runs form the
 next batch. A failure in the thread reaches every caller of that batch as an :class:`LLMError`.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from synthgen.errors import LLMError
 
@@ -39,8 +41,9 @@ class Row:
 
 class MicroBatcher(Generic[Result]):
     def __init__(self, run_batch: Callable[[list[Row]], Sequence[Result]], *, max_batch_size: int,
-                 wait_s: float, name: str = "llm") -> None:
+                 wait_s: float, name: str = "llm", group_key: Callable[[Row], Hashable] | None = None) -> None:
         self._run_batch = run_batch
+        self._group_key = group_key
         self.max_batch_size = max_batch_size
         self.wait_s = wait_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"synthgen-{name}")
@@ -94,12 +97,26 @@ class MicroBatcher(Generic[Result]):
                 return
 
     def _take_batch(self) -> list[Row]:
+        """The oldest live row's group, oldest first, up to max_batch_size; other rows keep their place."""
         batch: list[Row] = []
-        while self._pending and len(batch) < self.max_batch_size:
+        keep: deque[Row] = deque()
+        key: Hashable = None
+        while self._pending:
             row = self._pending.popleft()
-            if row.request is not None and not row.request.future.done():  # skip cancelled callers
+            if row.request is None or row.request.future.done():  # a cancelled caller: drop its rows
+                continue
+            row_key = self._group_key(row) if self._group_key else None
+            if not batch:
+                key = row_key
+            if len(batch) < self.max_batch_size and row_key == key:
                 batch.append(row)
-        batch.sort(key=lambda r: len(r.ids))
+            else:
+                keep.append(row)
+            if len(batch) >= self.max_batch_size:
+                break
+        keep.extend(self._pending)
+        self._pending = keep
+        batch.sort(key=lambda r: len(r.ids))  # similar lengths side by side: less padding
         return batch
 
     async def _work(self) -> None:

@@ -15,7 +15,8 @@ import json
 import os
 import random
 import time
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field

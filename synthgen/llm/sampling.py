@@ -13,8 +13,9 @@ or when one of its stop strings appears, and remembers why and after how many to
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -78,29 +79,41 @@ class SeededSampler:
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         step = input_ids.shape[1] - self.prompt_length
         logits = scores.float() / self.temperature[:, None]
-        # Sort once (stable, so ties resolve identically in any batch) and filter in sorted order.
-        sorted_logits, sorted_idx = torch.sort(logits, dim=-1, descending=True, stable=True)
-        vocab = sorted_logits.shape[-1]
-        if self.any_top_k:
-            k = torch.where(self.top_k > 0, self.top_k.clamp(max=vocab), torch.full_like(self.top_k, vocab))
-            positions = torch.arange(vocab, device=logits.device)[None, :]
-            sorted_logits = sorted_logits.masked_fill(positions >= k[:, None], float("-inf"))
-        probs = torch.softmax(sorted_logits, dim=-1)
-        if self.any_top_p:
-            cumulative = probs.cumsum(dim=-1)
-            # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-            drop = (cumulative - probs) >= self.top_p[:, None]
-            probs = probs.masked_fill(drop, 0.0)
-        cdf = probs.double().cumsum(dim=-1)
-        u = counter_uniform(self.seeds, step).to(cdf.device) * cdf[:, -1]
-        pick = torch.searchsorted(cdf, u[:, None]).clamp(max=vocab - 1)
-        # Never pick a filtered-out token because of rounding at the end of the cdf.
-        pick = torch.minimum(pick, (probs > 0).sum(dim=-1, keepdim=True) - 1)
-        sampled = sorted_idx.gather(-1, pick).squeeze(-1)
-        chosen = torch.where(self.greedy, scores.argmax(dim=-1), sampled)
+        u = counter_uniform(self.seeds, step).to(logits.device)
+        # Unfiltered rows: inverse cdf in vocabulary order (no sort: sorting is the costliest step).
+        chosen = _inverse_cdf(torch.softmax(logits, dim=-1), u)
+        filtered = (self.top_k > 0) | (self.top_p < 1.0)
+        if self.any_top_k or self.any_top_p:
+            rows = filtered.nonzero().squeeze(-1)
+            chosen[rows] = self._sample_filtered(logits[rows], u[rows], self.top_k[rows], self.top_p[rows])
+        chosen = torch.where(self.greedy, scores.argmax(dim=-1), chosen)
         out = torch.full_like(scores, float("-inf"))
         out.scatter_(-1, chosen[:, None], 0.0)
         return out
+
+    @staticmethod
+    def _sample_filtered(logits: torch.Tensor, u: torch.Tensor, top_k: torch.Tensor,
+                         top_p: torch.Tensor) -> torch.Tensor:
+        # Sort (stable, so ties resolve identically in any batch) and filter in sorted order.
+        sorted_logits, sorted_idx = torch.sort(logits, dim=-1, descending=True, stable=True)
+        vocab = sorted_logits.shape[-1]
+        k = torch.where(top_k > 0, top_k.clamp(max=vocab), torch.full_like(top_k, vocab))
+        positions = torch.arange(vocab, device=logits.device)[None, :]
+        sorted_logits = sorted_logits.masked_fill(positions >= k[:, None], float("-inf"))
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+        drop = (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
+        probs = probs.masked_fill(drop, 0.0)
+        return sorted_idx.gather(-1, _inverse_cdf(probs, u)[:, None]).squeeze(-1)
+
+
+def _inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Index drawn from each row of ``probs`` (unnormalised) with the uniform ``u`` of that row."""
+    cdf = probs.double().cumsum(dim=-1)
+    pick = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).squeeze(-1)
+    # Never land past the last token with mass because of rounding at the end of the cdf.
+    last = probs.shape[-1] - 1 - (probs > 0).flip(-1).to(torch.int64).argmax(dim=-1)
+    return torch.minimum(pick, last)
 
 
 class RowStopper:
@@ -117,8 +130,8 @@ class RowStopper:
         self.done = [False] * rows
         self.length = [0] * rows  # generated tokens kept (EOS excluded)
         self.reason = ["length"] * rows
-        # A stop string of c characters spans at most c (+ a few partial-byte) tokens at the tail.
-        self.tail = [max((len(s) for s in st), default=0) + 4 for st in stops]
+        # A stop string of c characters spans at most 4c byte-level tokens (UTF-8), plus a margin.
+        self.tail = [4 * max((len(s) for s in st), default=0) + 4 for st in stops]
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
         step = input_ids.shape[1] - self.prompt_length

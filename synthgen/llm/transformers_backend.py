@@ -2,8 +2,10 @@
 
 Concurrent ``generate`` calls from many items are grouped into batched ``model.generate`` calls
 (left padding with an attention mask, rows sorted by length). Each prompt is tokenised once and
-its ids repeated for the ``n`` samples. Rows with different temperature / top_p / top_k / stop /
-max_tokens share a batch: sampling and stopping are per row (see :mod:`synthgen.llm.sampling`).
+its ids repeated for the ``n`` samples. Rows with different temperature / top_p / top_k / stop share
+a batch: sampling and stopping are per row (see :mod:`synthgen.llm.sampling`). Rows are grouped by
+max_tokens (within 2x), since a batch lasts as long as its longest row. The model's own
+generation_config sampling defaults are not used: SamplingParams alone decide.
 
 Determinism: with a ``seed``, a sample's random stream is a pure function of (seed, sample index,
 step), so the same prompt and seed give the same tokens alone or in any batch, on the same device,
@@ -15,9 +17,11 @@ would in separate requests to a server. Without a seed each call draws a fresh r
 
 from __future__ import annotations
 
+import copy
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +62,9 @@ class LocalModel:
         self._model: Any = None
         self.tokenizer: Any = None
         self._load_tokenizer()
+        # The model thread decodes while the event loop encodes; a Rust tokenizer shared across
+        # threads can fail with "Already borrowed", so the model thread gets its own copy.
+        self._decoder = copy.deepcopy(self.tokenizer)
         self.max_positions = self._read_max_positions()
 
     def _load_tokenizer(self) -> None:
@@ -66,7 +73,7 @@ class LocalModel:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
                 str(self.path), trust_remote_code=self.config.trust_remote_code)
-        except Exception as exc:  # noqa: BLE001 - report which directory is broken
+        except Exception as exc:  # report which directory is broken
             raise LLMError(f"cannot load the tokenizer from {self.path}: {type(exc).__name__}: {exc}") from exc
 
     def _read_max_positions(self) -> int | None:
@@ -95,7 +102,7 @@ class LocalModel:
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 str(self.path), dtype=getattr(torch, dtype_name), trust_remote_code=self.config.trust_remote_code)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise LLMError(f"cannot load the model from {self.path}: {type(exc).__name__}: {exc}") from exc
         model.to(device)
         model.eval()
@@ -123,7 +130,7 @@ class LocalModel:
                                transient=False)
             try:
                 text = tok.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
-            except Exception as exc:  # noqa: BLE001 - a malformed message must not kill the batch
+            except Exception as exc:  # a malformed message fails only its caller
                 raise LLMError(f"chat template failed on the prompt: {type(exc).__name__}: {exc}",
                                transient=False) from exc
             add_special = False  # the template writes BOS itself
@@ -173,7 +180,15 @@ class LocalModel:
         return results
 
     def _decode(self, tokens: list[int]) -> str:
-        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return self._decoder.decode(tokens, skip_special_tokens=True)
+
+    def unload(self) -> None:
+        self._model = None
+
+
+def _max_tokens_bucket(row: Row) -> int:
+    """Rows share a batch when their max_tokens are within 2x: a batch runs as long as its longest row."""
+    return int(row.spec.max_tokens - 1).bit_length()
 
 
 def _as_processor(sampler: SeededSampler) -> Any:
@@ -211,7 +226,7 @@ class TransformersBackend(LLMBackend):
         self.local = LocalModel(cfg)
         self.batcher: MicroBatcher[Completion] = MicroBatcher(
             self.local.run_batch, max_batch_size=cfg.max_batch_size, wait_s=cfg.batch_wait_ms / 1000.0,
-            name="transformers")
+            name="transformers", group_key=_max_tokens_bucket)
 
     @property
     def model_name(self) -> str:
@@ -247,3 +262,4 @@ class TransformersBackend(LLMBackend):
 
     async def close(self) -> None:
         await self.batcher.close()
+        self.local.unload()  # drop the weights; a closed backend refuses new work

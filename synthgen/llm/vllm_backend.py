@@ -9,7 +9,8 @@ the constructor raises :class:`PluginError` naming the two ways out: install the
 from __future__ import annotations
 
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,7 +78,7 @@ class VLLMBackend(LLMBackend):
         try:
             async for output in self.engine.generate({"prompt_token_ids": ids}, sampling, uuid.uuid4().hex):
                 final = output
-        except Exception as exc:  # noqa: BLE001 - engine failures reach the runner as LLMError
+        except Exception as exc:  # engine failures reach the runner as LLMError
             raise LLMError(f"vLLM engine failed: {type(exc).__name__}: {exc}", transient=False) from exc
         if final is None:
             raise LLMError("vLLM engine returned no output", transient=False)
