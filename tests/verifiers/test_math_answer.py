@@ -1,0 +1,123 @@
+import asyncio
+import json
+import threading
+
+import pytest
+
+from tests.verifiers.conftest import FIXTURES, make_pair
+from verifiers.math_answer import MathConfig, MathVerifier
+from verifiers.math_extract import extract_answer
+
+PAIRS = [json.loads(line) for line in (FIXTURES / "math_pairs.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    v = MathVerifier(MathConfig(timeout_s=20))
+    yield v
+    asyncio.run(v.close())
+
+
+def test_fixture_set_is_large_and_balanced():
+    assert len(PAIRS) >= 80
+    assert 0.3 < sum(p["equal"] for p in PAIRS) / len(PAIRS) < 0.8
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[f"{i}-{p['note'] or p['reference']}" for i, p in enumerate(PAIRS)])
+async def test_fixture_pair(verifier, ctx, pair):
+    record, cand = make_pair(pair["response"], metadata={"answer": pair["reference"]})
+    verdict = await verifier.verify(record, cand, ctx)
+    assert verdict.passed is pair["equal"], verdict
+    if not verdict.passed:
+        assert verdict.feedback and verdict.score == 0.0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("so \\boxed{\\frac{a}{\\sqrt{b}}} done", "\\frac{a}{\\sqrt{b}}"),
+    ("\\boxed{\\{1,2\\}}", "\\{1,2\\}"),
+    ("first \\boxed{1} then \\boxed{2}", "2"),
+    ("The answer is $\\frac{1}{2}$. Next", "\\frac{1}{2}"),
+    ("The final answer is 3.5.", "3.5"),
+    ("**Final Answer:** 17", "17"),
+    ("we got 3 then -4.25 finally", "-4.25"),
+    ("totals 1,234,567 units", "1,234,567"),
+    ("\\boxed 7", "7"),
+])
+def test_extraction(text, expected):
+    assert extract_answer(text)[0] == expected
+
+
+def test_extraction_order_is_configurable():
+    text = "The answer is 5. \\boxed{6}"
+    assert extract_answer(text, ["answer_is", "boxed"]) == ("5", "answer_is")
+    assert extract_answer(text, ["boxed", "answer_is"]) == ("6", "boxed")
+    assert extract_answer("no numbers here", ["boxed", "last_number"]) == (None, "")
+
+
+async def test_missing_reference_fails(verifier, ctx):
+    record, cand = make_pair("\\boxed{1}", metadata={})
+    verdict = await verifier.verify(record, cand, ctx)
+    assert not verdict.passed and "reference" in verdict.feedback
+
+
+async def test_reference_field_is_configurable(ctx):
+    v = MathVerifier(MathConfig(answer_field="gold", isolation="thread"))
+    try:
+        record, cand = make_pair("\\boxed{4}", metadata={"gold": 4})
+        assert (await v.verify(record, cand, ctx)).passed
+    finally:
+        await v.close()
+
+
+async def test_feedback_hides_reference_unless_asked(ctx):
+    record, cand = make_pair("\\boxed{5}", metadata={"answer": "7"})
+    hidden = MathVerifier(MathConfig(isolation="thread"))
+    shown = MathVerifier(MathConfig(isolation="thread", reveal_reference=True))
+    v1, v2 = await hidden.verify(record, cand, ctx), await shown.verify(record, cand, ctx)
+    assert "'5'" in v1.feedback and "7" not in v1.feedback
+    assert "expected '7'" in v2.feedback
+    assert v1.details["answer"] == "5" and v1.details["strategy"] == "boxed"
+
+
+async def test_strict_equations_catch_false_arithmetic(ctx):
+    text = "Adding the two numbers: 12 + 30 = 43. The answer is 43"
+    record, cand = make_pair(text, metadata={"answer": "43"})
+    lenient = MathVerifier(MathConfig(isolation="thread"))
+    strict = MathVerifier(MathConfig(isolation="thread", strict_equations=True))
+    assert (await lenient.verify(record, cand, ctx)).passed
+    verdict = await strict.verify(record, cand, ctx)
+    assert not verdict.passed
+    assert "12 + 30 = 43 is false" in verdict.feedback and "42" in verdict.feedback
+    record, cand = make_pair("12 + 30 = 42", metadata={"answer": "42"})
+    assert (await strict.verify(record, cand, ctx)).passed
+
+
+async def test_hostile_expression_hits_deadline_and_pool_recovers(ctx):
+    # math-verify/sympy never finish 9^(9^(9^9)); the worker process is killed at the deadline.
+    v = MathVerifier(MathConfig(timeout_s=3, workers=1))
+    try:
+        record, cand = make_pair("\\boxed{9^{9^{9^{9}}}}", metadata={"answer": "2"})
+        verdict = await v.verify(record, cand, ctx)
+        assert not verdict.passed and verdict.details["error"] == "timeout"
+        assert "within 3s" in verdict.feedback
+        record, cand = make_pair("\\boxed{2}", metadata={"answer": "2"})
+        assert (await v.verify(record, cand, ctx)).passed
+    finally:
+        await v.close()
+
+
+def test_thread_safe_across_event_loops(verifier):
+    from synthgen.context import RunContext
+
+    results: list[bool] = []
+
+    def worker(i: int) -> None:
+        record, cand = make_pair(f"\\boxed{{{i}/2}}", metadata={"answer": str(i / 2)})
+        results.append(asyncio.run(verifier.verify(record, cand, RunContext().for_item(str(i)))).passed)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 6

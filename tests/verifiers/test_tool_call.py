@@ -1,0 +1,162 @@
+import json
+
+import pytest
+
+from tests.verifiers.conftest import make_pair
+from verifiers.tool_call import ToolCallConfig, ToolCallVerifier, find_tool_calls
+
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "required": ["city"], "properties": {
+            "city": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "celsius"},
+            "days": {"type": "integer", "minimum": 1, "maximum": 7},
+        }}}},
+    {"type": "function", "function": {
+        "name": "book_flight",
+        "parameters": {"type": "object", "required": ["origin", "destination", "passenger"], "properties": {
+            "origin": {"type": "string"}, "destination": {"type": "string"},
+            "passenger": {"type": "object", "required": ["name", "age"], "properties": {
+                "name": {"type": "string"}, "age": {"type": "integer"}}},
+            "seats": {"type": "array", "items": {"type": "string"}},
+        }}}},
+]
+
+
+def call(name, args, as_string=True):
+    return {"id": "c", "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args) if as_string else args}}
+
+
+def verdict_of(calls=None, content="", expected=None, **cfg):
+    meta = {"tools": TOOLS}
+    if expected is not None:
+        meta["expected_tool_calls"] = expected
+    record, cand = make_pair(content, metadata=meta, tool_calls=calls)
+    import asyncio
+
+    return asyncio.run(ToolCallVerifier(ToolCallConfig(**cfg)).verify(record, cand, None))
+
+
+GOOD = [
+    [call("get_weather", {"city": "Paris"})],
+    [call("get_weather", {"city": "Paris", "unit": "fahrenheit", "days": 3}, as_string=False)],
+    [call("book_flight", {"origin": "SFO", "destination": "JFK", "passenger": {"name": "Ann", "age": 31},
+                          "seats": ["12A"]})],
+    [call("get_weather", {"city": "Paris"}), call("get_weather", {"city": "Rome"})],  # parallel
+]
+
+BAD = [
+    ([call("get_weather", {"city": 42})], "city: 42 is not of type 'string'"),
+    ([call("get_weather", {})], "'city' is a required property"),
+    ([call("get_weather", {"city": "Paris", "unit": "kelvin"})], "'kelvin' is not one of"),
+    ([call("get_weather", {"city": "Paris", "days": "3"})], "days: '3' is not of type 'integer'"),
+    ([call("get_weather", {"city": "Paris", "days": 9})], "days: 9 is greater than the maximum"),
+    ([call("get_weather", {"city": "Paris", "country": "FR"})], "unknown parameter(s) 'country'"),
+    ([call("get_time", {"zone": "UTC"})], "unknown function"),
+    ([{"type": "function", "function": {"name": "get_weather", "arguments": "{city: Paris"}}], "not valid JSON"),
+    ([call("get_weather", ["Paris"])], "must be a JSON object"),
+    ([call("book_flight", {"origin": "SFO", "destination": "JFK", "passenger": {"name": "Ann"}})],
+     "passenger: 'age' is a required property"),
+    ([call("book_flight", {"origin": "SFO", "destination": "JFK",
+                           "passenger": {"name": "Ann", "age": "31"}})], "passenger/age: '31' is not of type"),
+    ([call("book_flight", {"origin": "SFO", "destination": "JFK", "passenger": {"name": "A", "age": 3},
+                           "seats": [12]})], "seats/0: 12 is not of type 'string'"),
+    ([call("get_weather", {"city": "Paris"}), call("get_weather", {"town": "Rome"})], "call 2 (get_weather)"),
+]
+
+
+@pytest.mark.parametrize("calls", GOOD)
+def test_valid_calls_pass(calls):
+    v = verdict_of(calls)
+    assert v.passed and v.score == 1.0, v.feedback
+
+
+@pytest.mark.parametrize("calls,message", BAD)
+def test_invalid_calls_fail_with_actionable_feedback(calls, message):
+    v = verdict_of(calls)
+    assert not v.passed and message in v.feedback, v.feedback
+    assert v.details["errors"]
+
+
+def test_unknown_params_allowed_when_configured():
+    assert verdict_of([call("get_weather", {"city": "Paris", "country": "FR"})], allow_unknown_params=True).passed
+
+
+def test_no_call_fails_unless_none_expected():
+    v = verdict_of(None, content="The weather is nice.")
+    assert not v.passed and "no tool call found" in v.feedback and "get_weather" in v.feedback
+    assert verdict_of(None, content="Hi!", expected=[]).passed
+    assert not verdict_of([call("get_weather", {"city": "Paris"})], expected=[]).passed
+
+
+@pytest.mark.parametrize("content", [
+    '{"name": "get_weather", "arguments": {"city": "Paris"}}',
+    '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}',
+    'Calling the tool:\n```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```',
+    '[{"name": "get_weather", "arguments": {"city": "Paris"}}]',
+])
+def test_calls_in_content_are_found(content):
+    v = verdict_of(None, content=content, expected=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    assert v.passed, v.feedback
+    assert v.details["source"] == "content"
+
+
+def test_llama3_semicolon_separated_parallel_calls():
+    msg = {"role": "assistant", "content": '<|python_tag|>{"name": "a", "parameters": {}}; '
+                                           '{"name": "b", "parameters": {"x": 1}}'}
+    calls, source = find_tool_calls(msg)
+    assert [c["name"] for c in calls] == ["a", "b"] and source == "content"
+
+
+EXPECTED = [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}},
+            {"name": "get_weather", "arguments": {"city": "Rome", "days": 3}}]
+
+
+@pytest.mark.parametrize("calls", [
+    [call("get_weather", {"city": "Paris", "days": 3}), call("get_weather", {"city": "Rome", "days": 3})],
+    [call("get_weather", {"city": "Rome", "days": 3}), call("get_weather", {"city": "Paris", "days": 3})],
+    # the default unit filled in on one side only
+    [call("get_weather", {"city": "Paris", "days": 3, "unit": "celsius"}),
+     call("get_weather", {"city": "Rome ", "days": 3})],
+])
+def test_ground_truth_matches_semantically(calls):
+    v = verdict_of(calls, expected=EXPECTED)
+    assert v.passed and v.score == 1.0, v.feedback
+
+
+def test_numeric_string_in_ground_truth_equals_number():
+    expected = [{"name": "get_weather", "arguments": {"city": "Paris", "days": "3"}}]
+    assert verdict_of([call("get_weather", {"city": "Paris", "days": 3})], expected=expected).passed
+    assert not verdict_of([call("get_weather", {"city": "Paris", "days": 3})], expected=expected,
+                          numeric_strings=False).passed
+
+
+def test_case_folding_is_an_option():
+    expected = [{"name": "get_weather", "arguments": {"city": "paris"}}]
+    assert not verdict_of([call("get_weather", {"city": "Paris"})], expected=expected).passed
+    assert verdict_of([call("get_weather", {"city": "Paris"})], expected=expected, case_insensitive=True).passed
+
+
+@pytest.mark.parametrize("calls,message,score", [
+    ([call("get_weather", {"city": "Paris", "days": 3})], "missing call get_weather", 0.5),
+    ([call("get_weather", {"city": "Paris", "days": 3}), call("get_weather", {"city": "Rome", "days": 4})],
+     "'days' expected 3, got 4", 0.5),
+    ([call("get_weather", {"city": "Paris", "days": 3}), call("get_weather", {"city": "Rome", "days": 3}),
+      call("get_weather", {"city": "Oslo", "days": 3})], "beyond the expected 2", 2 / 3),
+    ([call("get_weather", {"city": "Paris", "days": 3, "unit": "fahrenheit"}),
+      call("get_weather", {"city": "Rome", "days": 3})], "'unit' expected 'celsius', got 'fahrenheit'", 0.5),
+])
+def test_ground_truth_mismatches_fail(calls, message, score):
+    v = verdict_of(calls, expected=EXPECTED)
+    assert not v.passed and message in v.feedback, v.feedback
+    if len(calls) == len(EXPECTED):  # a wrong argument is not also reported as an extra call
+        assert "beyond" not in v.feedback
+    assert v.score == pytest.approx(score)
+
+
+def test_hostile_content_does_not_crash():
+    for content in ["{" * 5000, '{"name": 5}', "null", '"just a string"', "[1, 2, 3]", "\x00\xff"]:
+        v = verdict_of(None, content=content)
+        assert not v.passed

@@ -1,0 +1,209 @@
+"""The ``code_exec`` verifier: run the candidate's program with tests in the sandbox.
+
+Reads (field names configurable):
+- language: ``record.metadata["language"]``, else ``language`` in the config (any sandbox recipe:
+  python, c, cpp, java, javascript, typescript, php, rust, bash, sql);
+- the solution: ``candidate.text`` through :func:`verifiers.code_extract.extract_code`;
+- tests: ``record.metadata["tests"]``, either
+  * a string: an assertion program appended to the solution (HumanEval-like; with
+    ``record.metadata["entry_point"]`` and a ``def check(candidate)`` in the tests, ``check(entry_point)``
+    is called), or
+  * a list of ``{"stdin": ..., "stdout": ...}`` cases: the solution is a whole program, run once per
+    case (all cases at once through ``ctx.sandbox.run_many``), output compared exactly or with
+    whitespace normalised; score = fraction of cases passed;
+  * absent: model-written unit tests, from ``candidate.metadata["unit_tests"]`` or the second fenced
+    block of the language in the response, appended to the solution like an assertion program;
+- ``record.metadata["prefix"]`` (optional): code placed before the solution (a HumanEval prompt that
+  the completion continues, a SQL schema and its rows).
+
+Code only ever runs through ``ctx.sandbox``. Statuses map to failed verdicts whose feedback says
+what happened: compile errors (the compiler output), runtime errors (the failing assertion with
+actual and expected values, the traceback), timeouts, memory and output limits. A sandbox failure
+raises :class:`synthgen.errors.TransientError` so the runner retries the item.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from sandboxes.types import ExecRequest, ExecResult, ExecStatus, Limits
+from synthgen.errors import TransientError
+from synthgen.plugins import PluginConfig, Verifier
+from synthgen.records import Candidate, Record, Verdict
+from verifiers.code_extract import canonical_language, code_blocks, extract_code
+from verifiers.code_programs import Job, assertion_job, program_job
+
+TAIL = 1500  # characters of compiler / stderr output kept in feedback
+
+
+class CodeExecConfig(PluginConfig):
+    language: str | None = Field(None, description="used when the record has no language")
+    language_field: str = "language"
+    tests_field: str = "tests"
+    entry_point_field: str = "entry_point"
+    prefix_field: str = "prefix"
+    model_tests_field: str = Field("unit_tests", description="candidate.metadata key of model-written tests")
+    test_style: Literal["auto", "assert", "io", "model"] = Field(
+        "auto", description="auto: a list of cases -> io, a string -> assert, no tests -> model")
+    output_match: Literal["exact", "whitespace"] = "whitespace"
+    time_limit_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(512, ge=16)
+    max_failures_in_feedback: int = Field(3, ge=1)
+
+
+def _tail(text: str, n: int = TAIL) -> str:
+    text = text.strip()
+    return text if len(text) <= n else "..." + text[-n:]
+
+
+def _clip(text: str, n: int = 300) -> str:
+    return text if len(text) <= n else text[:n] + f"... ({len(text)} chars)"
+
+
+def outputs_match(actual: str, expected: str, mode: str) -> bool:
+    if mode == "exact":
+        return actual == expected
+    # whitespace: same tokens line by line, ignoring trailing spaces and blank lines at the end
+    def norm(s: str) -> list[list[str]]:
+        lines = [line.split() for line in s.replace("\r\n", "\n").split("\n")]
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+    return norm(actual) == norm(expected)
+
+
+def describe_failure(result: ExecResult, limits: Limits) -> str:
+    """What went wrong with one job, as feedback a model can act on."""
+    status = result.status
+    if status is ExecStatus.COMPILE_ERROR:
+        return "compilation failed:\n" + _tail(result.compile_output or result.stderr_text)
+    if status is ExecStatus.TIMEOUT:
+        return f"time limit exceeded: no result within {limits.wall_time_s:g}s (infinite loop or too slow)"
+    if status is ExecStatus.MEMORY_LIMIT:
+        return f"memory limit exceeded ({limits.memory_mb} MB)"
+    if status is ExecStatus.OUTPUT_LIMIT:
+        return f"output limit exceeded ({limits.output_bytes} bytes): the program prints too much"
+    parts = [f"runtime error (exit code {result.exit_code})" if result.exit_code else "the tests failed"]
+    if result.stderr_text.strip():
+        parts.append(_tail(result.stderr_text))
+    elif result.stdout_text.strip():
+        parts.append("stdout:\n" + _tail(result.stdout_text, 500))
+    return "\n".join(parts)
+
+
+class CodeExecVerifier(Verifier):
+    name: ClassVar[str] = "code_exec"
+    Config: ClassVar[type[CodeExecConfig]] = CodeExecConfig
+
+    async def verify(self, record: Record, candidate: Candidate, ctx: Any) -> Verdict:
+        cfg: CodeExecConfig = self.config
+        start = time.perf_counter()
+        language = canonical_language(str(record.metadata.get(cfg.language_field) or cfg.language or ""))
+        if not language:
+            return self._fail(f"no language: set record.metadata[{cfg.language_field!r}] or `language`",
+                              {"error": "no_language"})
+        solution = extract_code(candidate.text, language)
+        if not solution.strip():
+            return self._fail(f"no {language} code found: put the program in a ```{language} block",
+                              {"language": language, "error": "no_code"})
+        tests = record.metadata.get(cfg.tests_field)
+        style = cfg.test_style
+        if style == "auto":
+            style = "io" if isinstance(tests, list) else "assert" if isinstance(tests, str) and tests.strip() \
+                else "model"
+        prefix = str(record.metadata.get(cfg.prefix_field) or "")
+        limits = Limits(wall_time_s=cfg.time_limit_s, cpu_time_s=cfg.time_limit_s, memory_mb=cfg.memory_mb)
+        details: dict[str, Any] = {"language": language, "style": style}
+        if style == "io":
+            if not isinstance(tests, list) or not tests:
+                return self._fail(f"record.metadata[{cfg.tests_field!r}] has no stdin/stdout cases", details)
+            verdict = await self._io(ctx, language, solution, prefix, tests, limits, details)
+        else:
+            if style == "model":
+                tests = candidate.metadata.get(cfg.model_tests_field)
+                if not tests:
+                    blocks = code_blocks(candidate.text, language)
+                    tests = blocks[1] if len(blocks) > 1 else ""
+                if not str(tests).strip():
+                    return self._fail("no unit tests: add a second ```" + language +
+                                      " block with tests that exercise the solution", details)
+            elif not isinstance(tests, str) or not tests.strip():
+                return self._fail(f"record.metadata[{cfg.tests_field!r}] has no test program", details)
+            entry = record.metadata.get(cfg.entry_point_field)
+            job = assertion_job(language, solution, str(tests), prefix=prefix, entry_point=entry)
+            verdict = await self._assert(ctx, language, job, limits, details)
+        verdict.details["seconds"] = round(time.perf_counter() - start, 4)
+        return verdict
+
+    def _fail(self, feedback: str, details: dict[str, Any]) -> Verdict:
+        return Verdict(verifier=self.name, passed=False, score=0.0, feedback=feedback, details=details)
+
+    @staticmethod
+    def _request(language: str, job: Job, limits: Limits, stdin: str = "") -> ExecRequest:
+        return ExecRequest(language=language, files=dict(job.files), main_file=job.main_file, stdin=stdin,
+                           limits=limits)
+
+    @staticmethod
+    def _check_sandbox(result: ExecResult) -> None:
+        if result.status is ExecStatus.SANDBOX_ERROR:
+            raise TransientError(f"sandbox error: {result.error or result.stderr_text[:200]}")
+
+    async def _assert(self, ctx: Any, language: str, job: Job, limits: Limits,
+                      details: dict[str, Any]) -> Verdict:
+        result = await ctx.sandbox.run(self._request(language, job, limits))
+        self._check_sandbox(result)
+        details.update(status=result.status.value, exit_code=result.exit_code,
+                       stderr=_tail(result.stderr_text), stdout=_tail(result.stdout_text, 500),
+                       compile_output=_tail(result.compile_output), wall_time_s=result.wall_time_s)
+        if result.ok:
+            return Verdict(verifier=self.name, passed=True, score=1.0, details=details)
+        return Verdict(verifier=self.name, passed=False, score=0.0, details=details,
+                       feedback=describe_failure(result, limits))
+
+    async def _io(self, ctx: Any, language: str, solution: str, prefix: str, cases: list[Any],
+                  limits: Limits, details: dict[str, Any]) -> Verdict:
+        cfg: CodeExecConfig = self.config
+        job = program_job(language, solution, prefix=prefix)
+        requests = []
+        for case in cases:
+            stdin = case.get("stdin", case.get("input", "")) if isinstance(case, dict) else ""
+            requests.append(self._request(language, job, limits, stdin=str(stdin or "")))
+        results = await ctx.sandbox.run_many(requests)
+        per_case: list[dict[str, Any]] = []
+        failures: list[str] = []
+        for i, (case, result) in enumerate(zip(cases, results)):
+            self._check_sandbox(result)
+            expected = str(case.get("stdout", case.get("output", ""))) if isinstance(case, dict) else ""
+            actual = result.stdout_text
+            passed = result.ok and outputs_match(actual, expected, cfg.output_match)
+            per_case.append({"index": i, "passed": passed, "status": result.status.value,
+                             "expected": _clip(expected), "actual": _clip(actual),
+                             "wall_time_s": result.wall_time_s})
+            if passed:
+                continue
+            if result.status is ExecStatus.COMPILE_ERROR:
+                # every case fails the same way: say it once
+                failures = [describe_failure(result, limits)]
+                per_case += [{"index": j, "passed": False, "status": "compile_error"}
+                             for j in range(i + 1, len(cases))]
+                break
+            if len(failures) < cfg.max_failures_in_feedback:
+                stdin = str(case.get("stdin", case.get("input", "")))
+                if result.ok:
+                    failures.append(f"test {i + 1} failed: input {_clip(stdin, 200)!r}\n"
+                                    f"  expected output: {_clip(expected, 300)!r}\n"
+                                    f"  actual output:   {_clip(actual, 300)!r}")
+                else:
+                    failures.append(f"test {i + 1} (input {_clip(stdin, 200)!r}): "
+                                    + describe_failure(result, limits))
+        n_pass = sum(c["passed"] for c in per_case)
+        details.update(cases=per_case, passed_cases=n_pass, total_cases=len(cases))
+        score = n_pass / len(cases)
+        if n_pass == len(cases):
+            return Verdict(verifier=self.name, passed=True, score=1.0, details=details)
+        header = f"{n_pass}/{len(cases)} tests passed"
+        return Verdict(verifier=self.name, passed=False, score=score, details=details,
+                       feedback=header + "\n" + "\n".join(failures))

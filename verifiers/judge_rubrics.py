@@ -1,0 +1,158 @@
+"""Rubrics for the LLM judge and the robust parser of its JSON answer.
+
+Built-in rubrics (the Llama 3 paper's quality rubrics, plus two for code):
+- ``general``: accuracy, instruction following, tone/presentation (one point each; the paper keeps
+  samples with the maximum score);
+- ``code``: bug identification, user intention (one point each);
+- ``correctness``: is the answer correct (0/1), against ``record.metadata['reference']`` when given;
+- ``code_style``: readability, idiomatic use of the language, documentation (1-5 each).
+
+``parse_judgement`` accepts what judges really write: a fenced JSON block, JSON followed by prose,
+``{"scores": {...}}`` or ``{"accuracy": {"score": 1}}`` nesting, numbers as strings ("1", "4/5"),
+booleans, keys in any case. It returns scores or a reason why the output is unusable; never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    description: str
+    low: float = 0
+    high: float = 1
+
+
+@dataclass(frozen=True)
+class Rubric:
+    name: str
+    instructions: str
+    criteria: tuple[Criterion, ...]
+
+
+RUBRICS: dict[str, Rubric] = {r.name: r for r in (
+    Rubric("general", "Judge the quality of the assistant's response to the user.", (
+        Criterion("accuracy", "1 if the response is factually and logically correct, else 0"),
+        Criterion("instruction_following", "1 if it does everything the user asked, in the requested form, else 0"),
+        Criterion("tone", "1 if the tone and presentation are appropriate, clear and well formatted, else 0"),
+    )),
+    Rubric("code", "Judge the assistant's response to a coding request.", (
+        Criterion("bug_identification", "1 if the code has no bugs (or the response finds and fixes the bugs "
+                                        "present), else 0"),
+        Criterion("user_intention", "1 if the response does what the user intended, else 0"),
+    )),
+    Rubric("correctness", "Decide whether the assistant's final answer is correct.", (
+        Criterion("correct", "1 if the final answer is correct (matches the reference when one is given), else 0"),
+    )),
+    Rubric("code_style", "Rate the style of the code in the assistant's response.", (
+        Criterion("readability", "1 (unreadable) to 5 (clear names, simple structure)", 1, 5),
+        Criterion("idiomatic", "1 (fights the language) to 5 (idiomatic, uses the standard library well)", 1, 5),
+        Criterion("documentation", "1 (none where needed) to 5 (helpful comments and docstrings)", 1, 5),
+    )),
+)}
+
+
+def build_prompt(rubric: Rubric, conversation: str, response: str, reference: str | None) -> list[dict[str, str]]:
+    lines = [f"- {c.name}: {c.description} (a number from {c.low:g} to {c.high:g})" for c in rubric.criteria]
+    example = ", ".join(f'"{c.name}": {c.high:g}' for c in rubric.criteria)
+    user = (f"{rubric.instructions}\n\n## Conversation\n{conversation}\n\n## Assistant response\n{response}\n\n")
+    if reference:
+        user += f"## Reference answer\n{reference}\n\n"
+    user += ("## Criteria\n" + "\n".join(lines) + "\n\nReply with one JSON object and nothing else, with a number per "
+             f'criterion and a short "reason", for example: {{{example}, "reason": "..."}}')
+    return [{"role": "system", "content": "You are a strict, fair grader. You answer in JSON."},
+            {"role": "user", "content": user}]
+
+
+@dataclass
+class Judgement:
+    scores: dict[str, float]  # raw, per criterion
+    reason: str = ""
+    error: str = ""  # why the output is unusable; '' when fine
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def _objects(text: str) -> list[Any]:
+    """Every JSON object found in ``text``: fenced blocks first, then any '{' that starts one."""
+    found: list[Any] = []
+    for block in re.findall(r"```(?:json)?\s*(.*?)```", text, re.DOTALL):
+        try:
+            found.append(json.loads(block))
+        except ValueError:
+            pass
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            obj, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            found.append(obj)
+    return [o for o in found if isinstance(o, dict)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        for k in ("score", "value", "points", "rating"):
+            if k in value:
+                return _number(value[k])
+        return None
+    if isinstance(value, str):
+        s = value.strip().lower()
+        if s in ("yes", "true", "pass", "correct"):
+            return 1.0
+        if s in ("no", "false", "fail", "incorrect"):
+            return 0.0
+        m = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*(?:/\s*\d+(?:\.\d+)?)?", s)
+        if m:
+            return float(m.group(1))
+    return None
+
+
+def parse_judgement(text: str, rubric: Rubric) -> Judgement:
+    """Scores per criterion from the judge's text, or a Judgement with ``error`` set."""
+    if not text or not text.strip():
+        return Judgement({}, error="the judge returned nothing")
+    wanted = {c.name: c for c in rubric.criteria}
+    best: Judgement | None = None
+    for obj in _objects(text):
+        flat = {_key(k): v for k, v in obj.items()}
+        for nest in ("scores", "criteria", "ratings"):
+            if isinstance(flat.get(nest), dict):
+                flat.update({_key(k): v for k, v in flat[nest].items()})
+        scores: dict[str, float] = {}
+        problems: list[str] = []
+        for name, crit in wanted.items():
+            if name not in flat:
+                continue
+            value = _number(flat[name])
+            if value is None:
+                problems.append(f"{name}: {flat[name]!r} is not a number")
+            elif not crit.low <= value <= crit.high:
+                problems.append(f"{name}: {value:g} is outside {crit.low:g}..{crit.high:g}")
+            else:
+                scores[name] = value
+        missing = [n for n in wanted if n not in scores and not any(p.startswith(n + ":") for p in problems)]
+        reason = flat.get("reason") or flat.get("explanation") or ""
+        error = "; ".join(problems + ([f"missing criteria: {', '.join(missing)}"] if missing else []))
+        candidate = Judgement(scores, str(reason)[:1000], error)
+        if not error:
+            return candidate
+        if best is None or len(candidate.scores) > len(best.scores):
+            best = candidate
+    if best is None:
+        snippet = " ".join(text.split())[:120]
+        return Judgement({}, error=f"no JSON object in the judge output: {snippet!r}")
+    return best
