@@ -7,8 +7,10 @@ directory of the YAML file, like pipeline configs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
-from typing import Callable
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,7 +18,9 @@ from rich.console import Console
 from synthgen.cli.main import app
 from synthgen.errors import ConfigError
 
-train_app = typer.Typer(no_args_is_help=True, help="Train RM, SFT or DPO checkpoints, or average checkpoints.")
+train_app = typer.Typer(
+    no_args_is_help=True, help="Train RM, SFT or DPO checkpoints, or average checkpoints."
+)
 app.add_typer(train_app, name="train")
 console = Console(stderr=True)
 
@@ -49,7 +53,9 @@ def _validate(config_cls, data, path: Path):
         raise ConfigError(format_validation_error(exc, path=str(path))) from None
 
 
-def _run(kind: str, config_path: Path, load: Callable[[], tuple[type, Callable]]) -> None:
+def _run(
+    kind: str, config_path: Path, config_module: str, config_name: str, train_module: str, train_name: str
+) -> None:
     # Our trainers' progress lines (the RM loop logs through `trainers`); TRL/transformers print their own.
     trainers_log = logging.getLogger("trainers")
     if not trainers_log.handlers:
@@ -57,58 +63,55 @@ def _run(kind: str, config_path: Path, load: Callable[[], tuple[type, Callable]]
         handler.setFormatter(logging.Formatter("%(message)s"))
         trainers_log.addHandler(handler)
     trainers_log.setLevel(logging.INFO)
-    config_cls, train = load()
-    config = _load_config(config_cls, config_path)
-    console.print(f"training {kind} from [bold]{config.model}[/] on {config.dataset} -> {config.output_dir}")
+    # Validate before importing torch/TRL, so a config mistake is reported at once.
+    config = _load_config(getattr(import_module(config_module), config_name), config_path)
+    console.print(
+        f"training {kind} from [bold]{config.model}[/] on {config.dataset} -> {config.output_dir}",
+        soft_wrap=True,
+    )
+    train: Callable = getattr(import_module(train_module), train_name)
     try:
         out = train(config)
     except ConfigError as exc:
         if exc.path is None:  # name the file the user wrote
             raise ConfigError(str(exc), path=str(config_path)) from None
         raise
-    console.print(f"{kind} checkpoint written to [bold]{out}[/]")
+    console.print(f"{kind} checkpoint written to [bold]{out}[/]", soft_wrap=True)
 
 
 @train_app.command("sft")
-def train_sft_cmd(config: Path = typer.Argument(..., help="SFT config YAML (trainers.sft_config.SFTTrainConfig)")) -> None:
+def train_sft_cmd(
+    config: Annotated[Path, typer.Argument(help="SFT config YAML (trainers.sft_config.SFTTrainConfig)")],
+) -> None:
     """Supervised fine-tuning on an SFT export (loss on assistant tokens only)."""
-    def load():
-        from trainers.sft_config import SFTTrainConfig
-        from trainers.sft_trainer import train_sft
-
-        return SFTTrainConfig, train_sft
-    _run("SFT", config, load)
+    _run("SFT", config, "trainers.sft_config", "SFTTrainConfig", "trainers.sft_trainer", "train_sft")
 
 
 @train_app.command("dpo")
-def train_dpo_cmd(config: Path = typer.Argument(..., help="DPO config YAML (trainers.dpo_config.DPOTrainConfig)")) -> None:
+def train_dpo_cmd(
+    config: Annotated[Path, typer.Argument(help="DPO config YAML (trainers.dpo_config.DPOTrainConfig)")],
+) -> None:
     """DPO on a preference export (beta 0.1, NLL 0.2, formatting tokens masked)."""
-    def load():
-        from trainers.dpo_config import DPOTrainConfig
-        from trainers.dpo_trainer import train_dpo
-
-        return DPOTrainConfig, train_dpo
-    _run("DPO", config, load)
+    _run("DPO", config, "trainers.dpo_config", "DPOTrainConfig", "trainers.dpo_trainer", "train_dpo")
 
 
 @train_app.command("rm")
-def train_rm_cmd(config: Path = typer.Argument(..., help="RM config YAML (trainers.rm_config.RMTrainConfig)")) -> None:
+def train_rm_cmd(
+    config: Annotated[Path, typer.Argument(help="RM config YAML (trainers.rm_config.RMTrainConfig)")],
+) -> None:
     """Reward model on an RM export (pairwise ranking loss, 2-3 ranked responses per row)."""
-    def load():
-        from trainers.rm_config import RMTrainConfig
-        from trainers.rm_trainer import train_rm
-
-        return RMTrainConfig, train_rm
-    _run("RM", config, load)
+    _run("RM", config, "trainers.rm_config", "RMTrainConfig", "trainers.rm_trainer", "train_rm")
 
 
 @train_app.command("average")
 def average_cmd(
-    output_dir: Path = typer.Argument(..., help="directory for the averaged checkpoint"),
-    checkpoints: list[Path] = typer.Argument(..., help="two or more checkpoints of one stage and architecture"),
+    output_dir: Annotated[Path, typer.Argument(help="directory for the averaged checkpoint")],
+    checkpoints: Annotated[
+        list[Path], typer.Argument(help="two or more checkpoints of one stage and architecture")
+    ],
 ) -> None:
     """Average the weights of checkpoints of one stage into a new checkpoint."""
     from trainers.averaging import average_checkpoints
 
     out = average_checkpoints(checkpoints, output_dir)
-    console.print(f"average of {len(checkpoints)} checkpoints written to [bold]{out}[/]")
+    console.print(f"average of {len(checkpoints)} checkpoints written to [bold]{out}[/]", soft_wrap=True)
