@@ -118,7 +118,7 @@ class PipelineConfig(_Strict):
     def _one_source(cls, v: Any) -> Any:
         return [v] if isinstance(v, (dict, str)) else v
 
-    def resolved(self, base_dir: Path) -> "PipelineConfig":
+    def resolved(self, base_dir: Path) -> PipelineConfig:
         """Source and export paths made absolute relative to the config file's directory."""
         data = self.model_dump()
         for src in data["sources"]:
@@ -164,7 +164,11 @@ def parse_yaml(path: str | Path) -> Any:
 
 def load_model(model: type[BaseModel], path: str | Path) -> Any:
     """Load a YAML file into a pydantic model; errors are ConfigErrors naming file and field."""
-    data = parse_yaml(path)
+    return validate_model(model, parse_yaml(path), path)
+
+
+def validate_model(model: type[BaseModel], data: Any, path: str | Path) -> Any:
+    """Validate parsed YAML from ``path``; errors are ConfigErrors naming file and field."""
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", path=str(path))
     try:

@@ -192,3 +192,14 @@ def merge_lora_if_needed(model):
     if isinstance(model, PeftModel):
         return model.merge_and_unload()
     return model
+
+
+def train_and_save(trainer, output_dir: str | Path, stage: str) -> Path:
+    """Run a TRL trainer, then write a plain checkpoint (LoRA merged) + tokenizer + metrics."""
+    trainer.train()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    merge_lora_if_needed(trainer.model).save_pretrained(str(out), safe_serialization=True)
+    trainer.processing_class.save_pretrained(str(out))
+    write_metrics(out, trainer.state.log_history, {"stage": stage, "steps": trainer.state.global_step})
+    return out

@@ -27,9 +27,8 @@ from synthgen.errors import ConfigError
 from trainers.common import (
     check_model_dir,
     load_dataset_any,
-    merge_lora_if_needed,
     require_columns,
-    write_metrics,
+    train_and_save,
 )
 from trainers.dpo_config import DPOTrainConfig
 
@@ -145,14 +144,4 @@ def build_dpo_trainer(config: DPOTrainConfig):
 def train_dpo(config: DPOTrainConfig) -> Path:
     """Train from ``config.model`` (normally the SFT checkpoint, also the reference) and write the
     checkpoint (model + tokenizer + ``train_metrics.json``) to ``config.output_dir``."""
-    trainer = build_dpo_trainer(config)
-    tokenizer = trainer.processing_class
-    trainer.train()
-
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    final = merge_lora_if_needed(trainer.model)
-    final.save_pretrained(str(out), safe_serialization=True)
-    tokenizer.save_pretrained(str(out))
-    write_metrics(out, trainer.state.log_history, {"stage": "dpo", "steps": trainer.state.global_step})
-    return out
+    return train_and_save(build_dpo_trainer(config), config.output_dir, "dpo")

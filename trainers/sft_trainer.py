@@ -14,9 +14,8 @@ from synthgen.errors import ConfigError
 from trainers.common import (
     check_model_dir,
     load_dataset_any,
-    merge_lora_if_needed,
     require_columns,
-    write_metrics,
+    train_and_save,
 )
 from trainers.sft_config import SFTTrainConfig
 
@@ -74,14 +73,4 @@ def build_sft_trainer(config: SFTTrainConfig):
 
 def train_sft(config: SFTTrainConfig) -> Path:
     """Train, then write model + tokenizer + ``train_metrics.json`` to ``config.output_dir``."""
-    trainer = build_sft_trainer(config)
-    tokenizer = trainer.processing_class
-    trainer.train()
-
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    final = merge_lora_if_needed(trainer.model)
-    final.save_pretrained(str(out), safe_serialization=True)
-    tokenizer.save_pretrained(str(out))
-    write_metrics(out, trainer.state.log_history, {"stage": "sft", "steps": trainer.state.global_step})
-    return out
+    return train_and_save(build_sft_trainer(config), config.output_dir, "sft")

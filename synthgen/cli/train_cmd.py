@@ -28,7 +28,7 @@ _PATH_FIELDS = ("model", "dataset", "eval_dataset", "output_dir")
 
 
 def _load_config(config_cls, path: Path):
-    from synthgen.config import parse_yaml
+    from synthgen.config import parse_yaml, validate_model
 
     data = parse_yaml(path)
     if isinstance(data, dict):
@@ -37,20 +37,7 @@ def _load_config(config_cls, path: Path):
             value = data.get(key)
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 data[key] = str(base / value)
-    return _validate(config_cls, data, path)
-
-
-def _validate(config_cls, data, path: Path):
-    from pydantic import ValidationError
-
-    from synthgen.config import format_validation_error
-
-    if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", path=str(path))
-    try:
-        return config_cls.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, path=str(path))) from None
+    return validate_model(config_cls, data, path)
 
 
 def _run(
