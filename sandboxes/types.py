@@ -9,8 +9,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 from pydantic import BaseModel
 
@@ -113,7 +114,7 @@ class Sandbox(abc.ABC):
     async def close(self) -> None:
         """Release every resource. Idempotent."""
 
-    async def __aenter__(self) -> "Sandbox":
+    async def __aenter__(self) -> Sandbox:
         await self.start()
         return self
 

@@ -6,9 +6,12 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v setpriv >/dev/null || need+=(util-linux)
+command -v ps >/dev/null || need+=(procps)
+# The bubblewrap backend runs its supervisor with the system interpreter under /usr.
+[ -x /usr/bin/python3 ] || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-echo "system packages: ok (dockerd, bwrap, debootstrap)"
+echo "system packages: ok (dockerd, bwrap, debootstrap, setpriv, /usr/bin/python3)"
