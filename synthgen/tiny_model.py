@@ -9,9 +9,9 @@ and a ``LlamaForCausalLM`` with random weights. About 1-2 MB, built in a couple 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 BOS, EOS, EOT, PAD = "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>"
 HEADER_START, HEADER_END = "<|start_header_id|>", "<|end_header_id|>"

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from synthgen.config import LLMRef, PluginRef, SelectionConfig, VerifyConfig, load_model
 
@@ -47,7 +47,7 @@ class ModelInit(_Strict):
     tiny: TinyInit | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "ModelInit":
+    def _one(self) -> ModelInit:
         if (self.path is None) == (self.tiny is None):
             raise ValueError("give exactly one of `path` (a local checkpoint) or `tiny: {}` (build one)")
         return self
@@ -74,6 +74,17 @@ class FileTaskConfig(_Strict):
     eval: str
 
 
+def _task_kind(value: Any) -> str:
+    """Files if the task names any file, else the built-in task (so errors speak of one kind only)."""
+    if isinstance(value, dict):
+        return "files" if {"seed", "prompts", "eval"} & set(value) else "builtin"
+    return "files" if isinstance(value, FileTaskConfig) else "builtin"
+
+
+TaskConfig = Annotated[Annotated[ArithTaskConfig, Tag("builtin")] | Annotated[FileTaskConfig, Tag("files")],
+                       Discriminator(_task_kind)]
+
+
 class GenerationConfig(_Strict):
     """How the policy samples in rounds >= 1 (and answers the held-out set greedily)."""
 
@@ -81,6 +92,10 @@ class GenerationConfig(_Strict):
     policy_option: str | None = Field(
         "model", description="llm option that receives each round's policy checkpoint path; null keeps "
         "the options as written (e.g. a fixed OpenAI-compatible endpoint)")
+    eval_llm: LLMRef | None = Field(
+        None, description="LLM for the held-out evaluation; default: `llm`. Set it when `llm` is a fixed "
+        "endpoint, so the trained checkpoint is what gets evaluated")
+    eval_policy_option: str | None = Field("model", description="eval_llm option that receives the checkpoint")
     k: int = Field(8, ge=1, description="samples per prompt")
     temperature: float = Field(1.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
@@ -121,7 +136,7 @@ class RoundConfig(_Strict):
     seed: int = 0
     rounds: int = Field(3, ge=0, le=100)
     model: ModelInit
-    task: ArithTaskConfig | FileTaskConfig = Field(default_factory=ArithTaskConfig)
+    task: TaskConfig = Field(default_factory=ArithTaskConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     verifiers: list[PluginRef] = Field(default_factory=lambda: [PluginRef(name="math")], min_length=1)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)

@@ -10,8 +10,9 @@ The new checkpoint is the policy of round r+1. Metrics go to ``runs/<name>/round
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.console import Console
 
@@ -101,13 +102,13 @@ class RoundLoop:
                 "wall_s": {"train_sft": sft["wall_s"], "eval": ev["wall_s"]}}
 
     def _round(self, r: int, policy: Path, round0_policy: Path, seed_sft: Path, eval_set: Path,
-               kept: list[Path]) -> dict[str, Any]:
+               kept: list[Path], reward_model: Path | None) -> dict[str, Any]:
         cfg, rdir = self.cfg, RoundDir(self.run_dir, r)
         prompts = data.prompts_file(cfg, self.data_dir, r)
         wall: dict[str, float] = {}
 
         def generate(out: Path) -> dict[str, Any]:
-            pipe = pipelines.generate_pipeline(cfg, r, policy, prompts, out / "export")
+            pipe = pipelines.generate_pipeline(cfg, r, policy, prompts, out / "export", reward_model)
             run_dir = pipelines.run(pipe, out, registry=self.registry, progress=self.progress)
             return {"run": str(run_dir), "exports": {e.format: e.path for e in pipe.export},
                     **pipelines.generation_stats(run_dir)}
@@ -168,9 +169,12 @@ class RoundLoop:
         self._save(metrics)
         kept: list[Path] = []
         round0_policy = policy = Path(metrics[0]["policy"])
+        reward_model: Path | None = None  # the latest reward model: scores the next round's samples
         for r in range(1, self.cfg.rounds + 1):
-            m = self._round(r, policy, round0_policy, seed_sft, eval_set, kept)
+            m = self._round(r, policy, round0_policy, seed_sft, eval_set, kept, reward_model)
             kept.append(Path(m["generate"]["exports"]["sft"]))
+            if "rm" in m["train"]:
+                reward_model = Path(m["train"]["rm"]["checkpoint"])
             policy = Path(m["policy"])
             metrics.append(m)
             self._save(metrics)

@@ -13,35 +13,58 @@ from synthgen.round.config import RoundConfig
 from synthgen.store import RunStore
 
 
-def policy_llm(cfg: RoundConfig, checkpoint: Path) -> LLMRef:
+def policy_llm(cfg: RoundConfig, checkpoint: Path, *, for_eval: bool = False) -> LLMRef:
     """The configured LLM with the policy checkpoint put into its ``policy_option``."""
-    ref = cfg.generation.llm.model_copy(deep=True)
-    if cfg.generation.policy_option:
-        ref.options = {**ref.options, cfg.generation.policy_option: str(checkpoint)}
+    g = cfg.generation
+    ref, option = g.llm, g.policy_option
+    if for_eval and g.eval_llm is not None:
+        ref, option = g.eval_llm, g.eval_policy_option
+    ref = ref.model_copy(deep=True)
+    if option:
+        ref.options = {**ref.options, option: str(checkpoint)}
     return ref
+
+
+REWARD_VERIFIER = "reward_score"
+
+
+def _verifiers(cfg: RoundConfig, reward_model: Path | None) -> list[PluginRef]:
+    """The configured chain; a `reward_score` verifier scores with the latest trained reward model.
+
+    Before any reward model exists (round 1, or `train.rm: null`) a `reward_score` entry without its
+    own `model` option is left out, and selection falls back to the verifier scores.
+    """
+    out = []
+    for ref in cfg.verifiers:
+        if ref.name == REWARD_VERIFIER and "model" not in ref.options:
+            if reward_model is None:
+                continue
+            ref = PluginRef(name=ref.name, options={**ref.options, "model": str(reward_model)})
+        out.append(ref)
+    return out
 
 
 def _pipeline(cfg: RoundConfig, *, name: str, round_index: int, checkpoint: Path, source: Path,
               generator_options: dict[str, Any], selection: SelectionConfig,
-              export: list[ExportRef]) -> PipelineConfig:
+              export: list[ExportRef], reward_model: Path | None = None) -> PipelineConfig:
     return PipelineConfig(
         name=name, seed=cfg.seed + round_index, round=round_index,
-        llms={"policy": policy_llm(cfg, checkpoint)},
+        llms={"policy": policy_llm(cfg, checkpoint, for_eval=name == "eval")},
         sources=[SourceRef(path=str(source), format="jsonl")],
         generator=PluginRef(name="math_solutions", options=generator_options),
-        verifiers=cfg.verifiers, verify=cfg.verify, selection=selection, export=export,
+        verifiers=_verifiers(cfg, reward_model), verify=cfg.verify, selection=selection, export=export,
     )
 
 
 def generate_pipeline(cfg: RoundConfig, round_index: int, checkpoint: Path, prompts: Path,
-                      export_dir: Path) -> PipelineConfig:
+                      export_dir: Path, reward_model: Path | None = None) -> PipelineConfig:
     g = cfg.generation
     formats = ["sft", "dpo"] + (["rm"] if cfg.train.rm is not None else [])
     return _pipeline(
         cfg, name="generate", round_index=round_index, checkpoint=checkpoint, source=prompts,
-        generator_options=dict(k=g.k, temperature=g.temperature, top_p=g.top_p, max_tokens=g.max_tokens,
-                               system_prompt=g.system_prompt),
-        selection=cfg.selection,
+        generator_options={"k": g.k, "temperature": g.temperature, "top_p": g.top_p,
+                           "max_tokens": g.max_tokens, "system_prompt": g.system_prompt},
+        selection=cfg.selection, reward_model=reward_model,
         export=[ExportRef(format=f, path=str(export_dir / f"{f}.jsonl")) for f in formats],
     )
 
@@ -50,8 +73,8 @@ def eval_pipeline(cfg: RoundConfig, round_index: int, checkpoint: Path, eval_set
     g = cfg.generation
     return _pipeline(
         cfg, name="eval", round_index=round_index, checkpoint=checkpoint, source=eval_set,
-        generator_options=dict(k=1, temperature=0.0, max_tokens=g.eval_max_tokens or g.max_tokens,
-                               system_prompt=g.system_prompt),
+        generator_options={"k": 1, "temperature": 0.0, "max_tokens": g.eval_max_tokens or g.max_tokens,
+                           "system_prompt": g.system_prompt},
         selection=SelectionConfig(pairs="none"), export=[],
     )
 

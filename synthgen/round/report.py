@@ -57,18 +57,19 @@ def markdown(name: str, metrics: list[dict[str, Any]]) -> str:
         return "\n".join(out)
 
     first, last = metrics[0]["eval"]["pass_at_1"], metrics[-1]["eval"]["pass_at_1"]
+    total = sum(sum(m.get("wall_s", {}).values()) for m in metrics)
     return "\n\n".join([
         f"# Round report: {name}",
-        "Columns: `samples` = K answers sampled for the round's fresh prompts; `verified` = those the "
-        "verifiers passed; `yield` = verified / samples; `solved` = prompts with at least one verified "
-        "answer; `SFT rows` = rows the round's SFT trained on; `pairs` = DPO pairs built; `pass@1` = "
-        "greedy held-out pass@1 of the round's new policy.",
-        f"Held-out pass@1 went from {first:.3f} after round 0 to {last:.3f} after round {metrics[-1]['round']}. "
-        "Verified yield is the share of the K sampled answers the verifiers passed; held-out pass@1 is the "
-        "greedy answer of the round's new policy on prompts never trained on.",
+        ("Columns: `samples` = K answers sampled for the round's fresh prompts; `verified` = those the "
+         "verifiers passed; `yield` = verified / samples; `solved` = prompts with at least one verified "
+         "answer; `SFT rows` = rows the round's SFT trained on; `pairs` = DPO pairs built; `pass@1` = "
+         "greedy held-out pass@1 of the round's new policy."),
+        f"Held-out pass@1 went from {first:.3f} after round 0 to {last:.3f} after round {metrics[-1]['round']}.",
         md_table(HEADERS, table_rows(metrics)),
         "## Wall time per stage (s)",
         md_table(["round", "generate", "train_rm", "train_sft", "train_dpo", "eval"], _stage_times(metrics)),
+        (f"Total: {total:.0f} s of stage wall time (stages finished in an earlier, interrupted attempt count "
+         "with the time they took then)."),
     ]) + "\n"
 
 

@@ -12,8 +12,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:
