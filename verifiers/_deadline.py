@@ -66,7 +66,13 @@ class DeadlinePool:
         async with self._gate():
             for attempt in range(3):
                 executor = self._get()
-                inner = executor.submit(fn, *args)
+                try:
+                    inner = executor.submit(fn, *args)
+                except (BrokenProcessPool, RuntimeError):
+                    # Another thread's deadline shut this pool down since _get ("cannot schedule
+                    # new futures after shutdown"): retry on a fresh pool.
+                    self._discard(executor)
+                    continue
                 try:
                     return await asyncio.wait_for(asyncio.wrap_future(inner), timeout)
                 except asyncio.TimeoutError:
@@ -78,9 +84,10 @@ class DeadlinePool:
                     self._discard(executor)
                 except asyncio.CancelledError:
                     task = asyncio.current_task()
-                    if not inner.cancelled() or (task is not None and task.cancelling()):
+                    if task is None or task.cancelling():
                         raise  # our caller cancelled us
-                    # the pool was discarded (another call's deadline) before ours started: retry
+                    # Nobody cancelled this task, so the cancellation came from the worker's future:
+                    # the pool was shut down (another call's deadline) under it. Retry.
             raise DeadlineExceeded("the worker pool kept failing")
 
     def close(self) -> None:
