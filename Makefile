@@ -33,7 +33,7 @@ test: sandbox
 demo: python-deps
 	$(BIN)/synthgen round examples/demo_round.yaml
 
-bench: setup
+bench: sandbox
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -5,12 +5,17 @@ Same model (a Llama larger than the test-size tiny one), same 3-response rows, s
 (one prompt with its 3 ranked responses) per second. The two modes are timed in interleaved rounds
 and the median is reported (the machine is shared and noisy).
 
+Then the two modes' agreement: the same small model trained by ``train_rm`` in each mode on a
+learnable preference (the best response says "correct", the worst "wrong") and scored on a held-out
+split; both pairwise accuracies are printed (``--no-accuracy`` skips this part).
+
     python benchmarks/rm_concat.py [--rows 24] [--batch 8] [--rounds 3] [--hidden 256] [--layers 4] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -79,6 +84,36 @@ def synthetic_rows(n: int, prompt_words: int, response_words: int, seed: int) ->
     ]
 
 
+def marker_rows(n: int, seed: int) -> list[dict]:
+    """Rows whose ranking is learnable: best says 'correct indeed', middle 'correct', worst 'wrong'."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        body = lambda: " ".join(rng.choice(WORDS) for _ in range(6))
+        ranked = [f"{body()} correct indeed", f"{body()} correct", f"{body()} wrong"]
+        rows.append({"prompt": [{"role": "user", "content": body()}],
+                     "responses": [[{"role": "assistant", "content": r}] for r in ranked]})
+    return rows
+
+
+def held_out_accuracy(model_dir: Path, out: Path) -> dict[str, float]:
+    """Pairwise accuracy on 32 held-out rows after training each mode on the same 64 rows."""
+    from datasets import Dataset
+
+    from trainers.rm_config import RMTrainConfig
+    from trainers.rm_trainer import train_rm
+
+    train, held_out = Dataset.from_list(marker_rows(64, 1)), Dataset.from_list(marker_rows(32, 2))
+    accuracy = {}
+    for mode in ("separate", "concat"):
+        cfg = RMTrainConfig(model=model_dir, dataset=train, eval_dataset=held_out, output_dir=out / mode,
+                            mode=mode, max_steps=24, per_device_train_batch_size=8, learning_rate=3e-3,
+                            warmup_ratio=0.0, logging_steps=8, seed=0)
+        metrics = json.loads((Path(train_rm(cfg)) / "train_metrics.json").read_text())
+        accuracy[mode] = metrics["eval"]["accuracy"]
+    return accuracy
+
+
 def train_step(model, optimizer, group, pad_id: int) -> int:
     """One RM training step on ``group`` (collate, score, loss, backward, AdamW); returns tokens."""
     batch = collate(group, pad_id)
@@ -106,6 +141,7 @@ def main() -> None:
         help="torch threads; 1 by default because a shared 2-core machine oversubscribed by "
         "other processes makes multi-threaded timings erratic (0: torch's default)",
     )
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the held-out accuracy comparison")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,6 +150,7 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the "score.weight newly initialized" report, twice
+    hf_logging.disable_progress_bar()
 
     tmp = Path(tempfile.mkdtemp(prefix="rm_concat_"))
     spec = TinyModelSpec(
@@ -167,6 +204,11 @@ def main() -> None:
         med = statistics.median(times[mode])
         rate[mode] = args.rows / med
         print(f"{mode:<10} {med:>14.3f} {rate[mode]:>10.2f} {tokens[mode]:>22}")
+    if not args.no_accuracy:
+        small = build_tiny_model(tmp / "small", TinyModelSpec())
+        acc = held_out_accuracy(small, tmp / "accuracy")
+        print(f"held-out pairwise accuracy after 24 steps (test-size model, 64 train / 32 held-out rows): "
+              f"separate {acc['separate']:.3f}, concat {acc['concat']:.3f}")
     print(f"concat vs separate: {rate['concat'] / rate['separate']:.2f}x ranked examples/s (goal >= 1.5x)")
 
 

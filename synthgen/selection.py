@@ -8,6 +8,8 @@
   (token Jaccard >= ``similarity_threshold``) are dropped, as the paper drops similar responses.
 - RM rows: up to 3 responses ranked best first; an edited response (``metadata['edited']``)
   ranks above the rest (edited > chosen > rejected).
+Empty responses (no content and no tool calls) are never selected, paired or ranked: there is no
+sequence to train on, and trainers refuse such rows.
 Every choice refers to candidate ids, so exports keep provenance back to the candidates.
 """
 
@@ -67,8 +69,9 @@ def select(record: Record, cfg: SelectionConfig) -> Record:
     if record.status != "ok" or not record.candidates:
         return record
     key = cfg.score_key
-    passed = _ranked([c for c in record.candidates if c.passed], key)
-    failed = _ranked([c for c in record.candidates if not c.passed], key)
+    usable = [c for c in record.candidates if response_text(c).strip()]
+    passed = _ranked([c for c in usable if c.passed], key)
+    failed = _ranked([c for c in usable if not c.passed], key)
     record.selected = [c.id for c in _distinct(passed)[: cfg.keep_top_k]]
     if not record.pairs:  # a generator that knows better (faulty vs fixed) sets its own pairs
         record.pairs = _pairs(passed, failed, cfg)

@@ -105,6 +105,9 @@ def _drop_empty_after_masking(dataset, collator: SpecialTokenMaskingCollator):
     def has_content(row: dict) -> bool:
         return all(any(t not in special for t in row[k]) for k in ("chosen_ids", "rejected_ids"))
 
+    if len(dataset) == 0:  # TRL dropped them all: the prompt alone fills max_length
+        raise ConfigError(f"every DPO row was dropped by truncation to max_length={collator.max_length}; "
+                          "raise max_length", field="dataset")
     kept = dataset.filter(has_content)
     if len(kept) < len(dataset):
         logger.warning(
@@ -112,7 +115,8 @@ def _drop_empty_after_masking(dataset, collator: SpecialTokenMaskingCollator):
             len(dataset) - len(kept),
         )
     if len(kept) == 0:
-        raise ConfigError("every DPO row has an empty chosen or rejected response", field="dataset")
+        raise ConfigError("every DPO row has an empty chosen or rejected response once special tokens "
+                          f"are masked and rows truncated to max_length={collator.max_length}", field="dataset")
     return kept
 
 

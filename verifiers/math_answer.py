@@ -28,10 +28,14 @@ from verifiers._deadline import DeadlineExceeded, DeadlinePool
 
 Strategy = Literal["boxed", "answer_is", "last_number"]
 
-# An arithmetic left side (digits, operators, brackets) equal to a number. Only these characters
-# reach sympy, so the text cannot smuggle in names or calls.
-_EQUATION_RE = re.compile(r"(?<![\w.])([\d.,\s+\-*/×÷·^()]*\d[\d.\s+\-*/×÷·^()]*?)\s*=\s*(-?\d+(?:\.\d+)?)(?![\d.]*\d)")
-
+# A chain of arithmetic expressions joined by "=" ("2 * (3 + 4) = 2 * 7 = 14"): numbers, operators,
+# brackets and spaces only, so the text cannot smuggle names or calls into sympy. A "." counts only
+# between digits, so "2+2=4. 3+3=7" is two chains, not "4. 3".
+_NUM = r"\d+(?:\.\d+)?"
+_ATOM = rf"(?:{_NUM}|[ \t()+\-*/×÷·^])"
+_CHAIN_RE = re.compile(rf"(?<![\w.]){_ATOM}+(?:={_ATOM}+)+")
+_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_OPERATOR_RE = re.compile(r"\d\s*[+\-*/×÷·^]\s*[\d(]")
 
 class MathConfig(PluginConfig):
     answer_field: str = Field("answer", description="record.metadata key holding the reference answer")
@@ -45,27 +49,48 @@ class MathConfig(PluginConfig):
 
 
 def false_equations(text: str) -> list[dict[str, str]]:
-    """Equations ``lhs = number`` on the last non-empty line of ``text`` that do not hold."""
+    """Equalities on the last non-empty line of ``text`` that do not hold.
+
+    Every link of a chain ``a = b = c`` is checked where one of its sides does arithmetic ("x = 3"
+    and "42 = 42" claim nothing). A side written as a decimal with d digits may be rounded
+    ("1/3 = 0.33" holds). A side sympy cannot read (an unbalanced bracket from prose) is no claim.
+    """
     from sympy import Abs, nsimplify
     from sympy.parsing.sympy_parser import parse_expr
 
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     if not lines:
         return []
-    wrong = []
-    for match in _EQUATION_RE.finditer(lines[-1]):
-        lhs_text, rhs_text = match.group(1).strip(), match.group(2)
-        if not re.search(r"\d\s*[+\-*/×÷·^]\s*[\d(]", lhs_text):
-            continue  # "x = 3" or "42 = 42": nothing to evaluate
-        expr = lhs_text.replace(",", "").replace("×", "*").replace("·", "*").replace("÷", "/").replace("^", "**")
+
+    def value(side: str) -> Any:
+        expr = side.replace("×", "*").replace("·", "*").replace("÷", "/").replace("^", "**")
         try:
-            lhs = parse_expr(expr, evaluate=True)
-            rhs = nsimplify(rhs_text, rational=True)
-            holds = bool(Abs(lhs - rhs) <= 1e-9 * max(1, abs(float(rhs))))
-        except Exception:  # noqa: BLE001, S112 - not an equation sympy can read: no claim to check
-            continue
-        if not holds:
-            wrong.append({"equation": f"{lhs_text} = {rhs_text}", "lhs_value": str(lhs)})
+            return nsimplify(parse_expr(expr, evaluate=True), rational=True)
+        except Exception:  # noqa: BLE001 - not an expression sympy can read: no claim to check
+            return None
+
+    def tolerance(side: str) -> float:
+        decimals = re.fullmatch(r"-?\d+\.(\d+)", side)
+        return 0.5 * 10 ** -len(decimals.group(1)) if decimals else 0.0
+
+    wrong = []
+    for match in _CHAIN_RE.finditer(_THOUSANDS_RE.sub("", lines[-1])):
+        # a leading "- " is a dash in prose ("Total - 2 + 3 = 5"), not a minus sign
+        sides = [re.sub(r"^(?:-\s+|[+*/×÷·^]+)", "", side.strip()).strip() for side in match.group(0).split("=")]
+        for lhs_text, rhs_text in zip(sides, sides[1:]):
+            if not (_OPERATOR_RE.search(lhs_text) or _OPERATOR_RE.search(rhs_text)):
+                continue
+            lhs, rhs = value(lhs_text), value(rhs_text)
+            if lhs is None or rhs is None or not (lhs.is_number and rhs.is_number):
+                continue
+            try:
+                slack = max(tolerance(lhs_text), tolerance(rhs_text), 1e-9 * max(1.0, abs(float(rhs))))
+                holds = bool(Abs(lhs - rhs) <= slack)
+            except (TypeError, ValueError, OverflowError):  # complex or infinite: nothing we can compare
+                continue
+            if not holds:
+                side, val = (lhs_text, lhs) if _OPERATOR_RE.search(lhs_text) else (rhs_text, rhs)
+                wrong.append({"equation": f"{lhs_text} = {rhs_text}", "side": side, "value": str(val)})
     return wrong
 
 
@@ -133,7 +158,7 @@ class MathVerifier(Verifier):
                 msg += f": {out['reason']}"
             parts.append(msg)
         for eq in wrong:
-            parts.append(f"the equation {eq['equation']} is false: the left side is {eq['lhs_value']}")
+            parts.append(f"the equation {eq['equation']} is false: {eq['side']} is {eq['value']}")
         return "; ".join(parts)
 
     async def close(self) -> None:

@@ -128,6 +128,12 @@ def test_rows_left_empty_by_the_mask_are_dropped(tiny_model_dir, tmp_path):
         build_dpo_trainer(_config(tiny_model_dir, tmp_path / "o", rows=rows[2:]))
 
 
+def test_prompts_longer_than_max_length_name_the_setting(tiny_model_dir, tmp_path):
+    rows = [{**row, "prompt": [{"role": "user", "content": "a long question " * 40}]} for row in preference_rows(2)]
+    with pytest.raises(ConfigError, match="max_length=32"):
+        build_dpo_trainer(_config(tiny_model_dir, tmp_path / "o", rows=rows, max_length=32))
+
+
 def test_wrong_columns_are_a_config_error(tiny_model_dir, tmp_path):
     with pytest.raises(ConfigError, match="chosen"):
         train_dpo(_config(tiny_model_dir, tmp_path / "o", rows=[{"prompt": "x", "answer": "y"}]))
