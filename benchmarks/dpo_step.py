@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 
+from _torch_threads import add_threads_option, apply_threads
 from synthgen.tiny_model import TinyModelSpec, build_tiny_model
 from trainers.dpo_config import DPOTrainConfig
 from trainers.dpo_trainer import build_dpo_trainer, dpo_trl_config
@@ -75,16 +76,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads; 1 by default because a shared 2-core machine oversubscribed by "
-        "other processes makes multi-threaded timings erratic (0: torch's default)",
-    )
+    add_threads_option(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging

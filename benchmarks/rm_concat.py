@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from _torch_threads import add_threads_option, apply_threads
 from synthgen.tiny_model import TinyModelSpec, build_tiny_model
 from trainers.rm_data import batches_of_rows, collate, encode_row, make_sequences
 from trainers.rm_trainer import load_reward_model, pairwise_loss, score_batch
@@ -134,17 +135,10 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--prompt-words", type=int, default=60)
     parser.add_argument("--response-words", type=int, default=20)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads; 1 by default because a shared 2-core machine oversubscribed by "
-        "other processes makes multi-threaded timings erratic (0: torch's default)",
-    )
+    add_threads_option(parser)
     parser.add_argument("--no-accuracy", action="store_true", help="skip the held-out accuracy comparison")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
 
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
