@@ -37,6 +37,7 @@ _CHAIN_RE = re.compile(rf"(?<![\w.]){_ATOM}+(?:={_ATOM}+)+")
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _OPERATOR_RE = re.compile(r"\d\s*[+\-*/×÷·^]\s*[\d(]")
 
+
 class MathConfig(PluginConfig):
     answer_field: str = Field("answer", description="record.metadata key holding the reference answer")
     extract_order: list[Strategy] = Field(default_factory=lambda: ["boxed", "answer_is", "last_number"])

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from tests.verifiers.conftest import FIXTURES, make_pair
-from verifiers.math_answer import MathConfig, MathVerifier
+from verifiers.math_answer import MathConfig, MathVerifier, false_equations
 from verifiers.math_extract import extract_answer
 
 PAIRS = [json.loads(line) for line in (FIXTURES / "math_pairs.jsonl").read_text().splitlines()]
@@ -90,6 +90,29 @@ async def test_strict_equations_catch_false_arithmetic(ctx):
     assert "12 + 30 = 43 is false" in verdict.feedback and "42" in verdict.feedback
     record, cand = make_pair("12 + 30 = 42", metadata={"answer": "42"})
     assert (await strict.verify(record, cand, ctx)).passed
+
+
+@pytest.mark.parametrize("text, false", [
+    ("The perimeter is 2 * (33 + 24) = 2 * 57 = 114 cm.", []),  # every link of a chain holds
+    ("2 * (33 + 24) = 2 * 56 = 112", ["2 * (33 + 24) = 2 * 56"]),
+    ("2 * (33 + 24) = 2 * 57 = 115", ["2 * 57 = 115"]),
+    ("14 = 2 * 8", ["14 = 2 * 8"]),  # arithmetic on the right side is a claim too
+    ("2+2=4. 3+3=7", ["3+3 = 7"]),  # a sentence's full stop ends the chain
+    ("x = 3, 4 + 5 = 9", []),  # a comma and space separate, they are not a thousands separator
+    ("x = 3, 4 + 5 = 10", ["4 + 5 = 10"]),
+    ("1,000 + 2,000 = 3,000", []),
+    ("1/3 = 0.33", []),  # a decimal may be rounded to its digits
+    ("1/3 = 0.30", ["1/3 = 0.30"]),
+    ("Total - 2 + 3 = 5", []),  # a dash in prose, not a minus sign
+    ("f(3) = 9", []),  # not arithmetic
+    ("so 2x = 10 and x = 5", []),
+    ("60% of 600 is 600 * 60 / 100 = 360.", []),
+    ("3 × 4 = 13", ["3 × 4 = 13"]),
+    ("2^10 = 1024", []),
+    ("12 + 30 = 43\nThe answer is 42", []),  # only the final line is checked
+])
+def test_false_equations(text, false):
+    assert [eq["equation"] for eq in false_equations(text)] == false
 
 
 async def test_hostile_expression_hits_deadline_and_pool_recovers(ctx):
