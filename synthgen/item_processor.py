@@ -47,8 +47,14 @@ async def process_item(item: SourceItem, generator: Generator, run_ctx: RunConte
         ctx = run_ctx.for_item(item.id)
         try:
             coro = _generate_and_verify(parsed, generator, ctx, cfg)
-            records = await (asyncio.wait_for(coro, cfg.runner.item_timeout_s) if cfg.runner.item_timeout_s else coro)
-            return records
+            try:
+                return await (asyncio.wait_for(coro, cfg.runner.item_timeout_s) if cfg.runner.item_timeout_s else coro)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # the run is being stopped
+                # nobody cancelled this item: a plugin let a cancelled inner future escape
+                raise TransientError("a plugin raised CancelledError without a cancellation") from None
         except SynthgenError:
             raise  # a user mistake (missing role, bad plugin config) stops the run with its message
         except Exception as exc:  # noqa: BLE001 - every other failure is recorded, never dropped

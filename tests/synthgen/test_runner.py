@@ -69,6 +69,31 @@ def test_transient_failures_are_retried_and_permanent_ones_recorded(tmp_path):
     assert records["item-0"].status == "failed"  # 0 % 4 == 0
 
 
+def test_a_stray_cancellation_from_a_plugin_is_retried_not_fatal(tmp_path):
+    cfg = PipelineConfig.model_validate(make_cfg(tmp_path, n=6, stray_cancel_every=2))
+    summary = run_pipeline(cfg, runs_dir=tmp_path / "runs", registry=registry_for_tests(), progress=False)
+    records = RunStore(summary.run_dir).sorted_records()
+    assert len(records) == 6 and all(r.status == "ok" for r in records), [r.error for r in records]
+
+
+async def test_cancelling_an_item_still_cancels_it(tmp_path):
+    import asyncio
+
+    from synthgen.context import RunContext
+    from synthgen.item_processor import process_item
+    from synthgen.sources import SourceItem
+    from tests.fixtures.plugins_for_tests import EchoGeneratorForTests, EchoGeneratorForTestsConfig
+
+    cfg = PipelineConfig.model_validate(make_cfg(tmp_path, n=1))
+    generator = EchoGeneratorForTests(EchoGeneratorForTestsConfig(sleep_ms=60_000))
+    item = SourceItem(id="item-1", row={"id": "item-1", "prompt": "say 1"}, where="src.jsonl:1")
+    task = asyncio.create_task(process_item(item, generator, RunContext(seed=7), cfg))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def test_row_not_fitting_the_generator_item_is_a_recorded_failure(tmp_path):
     raw = make_cfg(tmp_path, n=3)
     with open(raw["sources"][0]["path"], "a") as fh:
