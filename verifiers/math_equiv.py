@@ -27,7 +27,8 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that w
 
 _TEXT_RE = re.compile(r"^\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}$")
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z \-']*$")
-_CHOICE_RE = re.compile(r"^\(?([A-Ea-e])\)?$")
+_CHOICE_RE = re.compile(r"^(?:\(([A-Ea-e])\)|([A-E]))$")  # "B", "(B)", "(b)"; a bare "e" is Euler's number
+_UNIT_WORDS_RE = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\d+/\d+))\s+([A-Za-z][A-Za-z.]*(?:\s+[A-Za-z][A-Za-z.]*){0,2})$")
 _SCI_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w])")
 _INF_RE = re.compile(r"(?<![\\\w])(?:oo|inf|infinity|Infinity|∞)(?![\w])")
 _MATH_WORDS = {"sin", "cos", "tan", "log", "ln", "exp", "sqrt", "pi", "e", "i", "x", "y", "z", "n"}
@@ -69,6 +70,34 @@ _PLAIN_DEC = re.compile(r"^[+-]?\d*\.\d+$")
 _PLAIN_FRAC = re.compile(r"^([+-]?)(?:\\frac\{([+-]?\d+)\}\{(\d+)\}|(\d+)/(\d+))$")
 
 
+def _choice(answer: str) -> str | None:
+    """The multiple-choice letter, upper-case, of ``B``, ``(B)``, ``\\text{(B)}``; else None."""
+    s = answer.strip().strip("$").strip()
+    m = _TEXT_RE.match(s)
+    m = _CHOICE_RE.match((m.group(1) if m else s).strip())
+    return (m.group(1) or m.group(2)).upper() if m else None
+
+
+def _without_unit_words(answer: str) -> str:
+    """``"12 dollars"`` -> ``"12"``: a plain number followed by up to three words that are not
+    mathematics (a unit, a noun). Anything else is returned unchanged."""
+    m = _UNIT_WORDS_RE.match(answer.strip().rstrip("."))
+    if m and all(_is_unit_word(w.rstrip(".")) for w in m.group(2).split()):
+        return m.group(1)
+    return answer
+
+
+_SHORT_UNITS = {"cm", "mm", "km", "m", "kg", "g", "mg", "s", "ms", "h", "hr", "min", "ml", "l", "ft", "in", "yd",
+                "mi", "lb", "lbs", "oz", "mph", "kmh"}
+
+
+def _is_unit_word(word: str) -> bool:
+    """A word after a number that is not mathematics: 3+ letters and not a function or constant
+    name ("dollars", "apples"), or a short unit ("cm", "kg"). "7 ab" stays a product."""
+    w = word.lower()
+    return w in _SHORT_UNITS or (len(w) >= 3 and w not in _MATH_WORDS)
+
+
 def _plain_number(normalised: str) -> tuple[Fraction, bool] | None:
     """(value, written as a decimal) for a bare integer, decimal or simple fraction; else None."""
     s = normalised.replace("{,}", "")
@@ -90,7 +119,7 @@ def _plain_equal(reference: str, answer: str, float_rounding: int) -> bool | Non
     Same rule as math-verify: exact for integers and fractions; when either side is written as a
     decimal, both are rounded to ``float_rounding`` places (1/3 equals 0.333333, not 0.333).
     """
-    a, b = _plain_number(normalise(reference)), _plain_number(normalise(answer))
+    a, b = (_plain_number(normalise(_without_unit_words(x))) for x in (reference, answer))
     if a is None or b is None:
         return None
     if a[1] or b[1]:
@@ -177,10 +206,10 @@ def equivalent(reference: str, answer: str, *, float_rounding: int = 6, rel_tol:
         return Equivalence(False, "none", "the record has no reference answer")
     if normalise(reference) == normalise(answer):
         return Equivalence(True, "string")
-    ref_choice, ans_choice = _CHOICE_RE.match(reference.strip()), _CHOICE_RE.match(answer.strip())
+    ref_choice = _choice(reference)
     if ref_choice:
-        ok = bool(ans_choice) and ans_choice.group(1).upper() == ref_choice.group(1).upper()
-        return Equivalence(ok, "text", "" if ok else f"expected choice {ref_choice.group(1).upper()}")
+        ok = _choice(answer) == ref_choice
+        return Equivalence(ok, "text", "" if ok else f"expected choice {ref_choice}")
     ref_text = _as_text(reference)
     if ref_text is not None:
         ok = _as_text(answer) == ref_text
