@@ -43,3 +43,13 @@ class LLMError(Exception):
 
 class TransientError(Exception):
     """Raised by plugins for failures worth retrying (endpoint hiccup, sandbox restart)."""
+
+
+def cancelled_by_caller() -> bool:
+    """Inside ``except asyncio.CancelledError``: whether the running task itself is being cancelled
+    (re-raise then). False means a cancelled inner future escaped into the task, which nobody asked
+    for: treat that as a failure worth retrying."""
+    import asyncio
+
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from synthgen.config import PipelineConfig, format_validation_error
 from synthgen.context import RunContext, TimedLLM, TimedSandbox, Timers
-from synthgen.errors import LLMError, SynthgenError, TransientError
+from synthgen.errors import LLMError, SynthgenError, TransientError, cancelled_by_caller
 from synthgen.plugins import Generator
 from synthgen.records import Provenance, Record, content_hash, failed_record
 from synthgen.registry import Registry
@@ -50,8 +50,7 @@ async def process_item(item: SourceItem, generator: Generator, run_ctx: RunConte
             try:
                 return await (asyncio.wait_for(coro, cfg.runner.item_timeout_s) if cfg.runner.item_timeout_s else coro)
             except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is None or task.cancelling():
+                if cancelled_by_caller():
                     raise  # the run is being stopped
                 # nobody cancelled this item: a plugin let a cancelled inner future escape
                 raise TransientError("a plugin raised CancelledError without a cancellation") from None

@@ -20,6 +20,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
+from synthgen.errors import cancelled_by_caller
+
 
 class DeadlineExceeded(Exception):
     """The call did not finish within its deadline (its worker was killed or abandoned)."""
@@ -83,9 +85,8 @@ class DeadlinePool:
                     # Another call's deadline killed the pool under us: retry on a fresh pool.
                     self._discard(executor)
                 except asyncio.CancelledError:
-                    task = asyncio.current_task()
-                    if task is None or task.cancelling():
-                        raise  # our caller cancelled us
+                    if cancelled_by_caller():
+                        raise
                     # Nobody cancelled this task, so the cancellation came from the worker's future:
                     # the pool was shut down (another call's deadline) under it. Retry.
             raise DeadlineExceeded("the worker pool kept failing")
