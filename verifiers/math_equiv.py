@@ -31,6 +31,8 @@ _CHOICE_RE = re.compile(r"^(?:\(([A-Ea-e])\)|([A-E]))$")  # "B", "(B)", "(b)"; a
 _UNIT_WORDS_RE = re.compile(r"^([+-]?(?:\d+(?:\.\d+)?|\d+/\d+))\s+([A-Za-z][A-Za-z.]*(?:\s+[A-Za-z][A-Za-z.]*){0,2})$")
 _SCI_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w])")
 _INF_RE = re.compile(r"(?<![\\\w])(?:oo|inf|infinity|Infinity|∞)(?![\w])")
+_SHORT_UNITS = {"cm", "mm", "km", "m", "kg", "g", "mg", "s", "ms", "h", "hr", "min", "ml", "l", "ft", "in", "yd",
+                "mi", "lb", "lbs", "oz", "mph", "kmh"}
 _MATH_WORDS = {"sin", "cos", "tan", "log", "ln", "exp", "sqrt", "pi", "e", "i", "x", "y", "z", "n"}
 
 
@@ -85,10 +87,6 @@ def _without_unit_words(answer: str) -> str:
     if m and all(_is_unit_word(w.rstrip(".")) for w in m.group(2).split()):
         return m.group(1)
     return answer
-
-
-_SHORT_UNITS = {"cm", "mm", "km", "m", "kg", "g", "mg", "s", "ms", "h", "hr", "min", "ml", "l", "ft", "in", "yd",
-                "mi", "lb", "lbs", "oz", "mph", "kmh"}
 
 
 def _is_unit_word(word: str) -> bool:
