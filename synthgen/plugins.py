@@ -3,12 +3,16 @@
 Generators: ``async generate(item, ctx) -> list[Record]`` for one source item.
 Verifiers: ``async verify(record, candidate, ctx) -> Verdict`` for one candidate of a record (the
 record holds the prompt and references, the candidate the response being judged).
+Tools: ``async call(arguments, ctx) -> ToolResult``: one executed tool call (``python``, ``search``, ...).
+Processors: ``async process(records, ctx) -> list[Record]``: one batch of finished records through
+one data-processing step (cleaning, topics, quality, dedup, ...).
 Sandboxes and LLM backends have their own bases in :mod:`sandboxes.types` and :mod:`synthgen.llm.base`.
 """
 
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -61,3 +65,64 @@ class Verifier(abc.ABC):
 
     async def close(self) -> None:
         """Release resources (models, pools). Idempotent."""
+
+
+@dataclass
+class ToolResult:
+    """What one executed tool call returns: the text the model reads next, whether the call failed,
+    and files the call produced (name -> bytes: plots, CSVs) to keep on the trace."""
+
+    output: str
+    error: str | None = None
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Tool(abc.ABC):
+    """An executable tool: a name, a description and JSON schema of its arguments (what the model is
+    offered, in the OpenAI ``tools`` form), a pydantic config, and one async ``call``."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.1"
+    description: ClassVar[str] = ""
+    parameters: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+    Config: ClassVar[type[BaseModel]] = PluginConfig
+
+    def __init__(self, config: BaseModel | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def schema(self) -> dict[str, Any]:
+        """The OpenAI tool schema offered to the model."""
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+
+    @abc.abstractmethod
+    async def call(self, arguments: dict[str, Any], ctx: "Context") -> ToolResult:
+        """Execute one call. Never raise for bad arguments or a failing call: return a ToolResult with
+        ``error`` set (the trace records it); raise only for transient infrastructure failures."""
+
+    async def close(self) -> None:
+        """Release resources (kernels, clients, indexes). Idempotent."""
+
+
+class Processor(abc.ABC):
+    """One data-processing step over batches of finished records (``process:`` in a pipeline)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.1"
+    Config: ClassVar[type[BaseModel]] = PluginConfig
+
+    def __init__(self, config: BaseModel | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    @abc.abstractmethod
+    async def process(self, records: list[Record], ctx: Any) -> list[Record]:
+        """Score, tag or drop records of one batch; write scores and tags into ``record.metadata``
+        and say why anything was dropped (see the processing stage for the decision contract)."""
+
+    async def close(self) -> None:
+        """Release resources (embedding models, indexes). Idempotent."""

@@ -1,6 +1,7 @@
 """Plugin registry over entry points.
 
-Groups: ``synthgen.generators``, ``synthgen.verifiers``, ``synthgen.sandboxes``, ``synthgen.llms``.
+Groups: ``synthgen.generators``, ``synthgen.verifiers``, ``synthgen.sandboxes``, ``synthgen.llms``,
+``synthgen.tools``, ``synthgen.processors``.
 Built-ins are registered through the same entry points in our ``pyproject.toml``, so a third-party
 package adds a plugin with one line in its own ``pyproject.toml`` and never touches ours. A plugin
 is validated when it loads: it must be a class of the right base with a ``name``, a pydantic
@@ -23,8 +24,11 @@ KINDS: dict[str, str] = {
     "verifier": "synthgen.verifiers",
     "sandbox": "synthgen.sandboxes",
     "llm": "synthgen.llms",
+    "tool": "synthgen.tools",
+    "processor": "synthgen.processors",
 }
-_METHODS = {"generator": "generate", "verifier": "verify", "sandbox": "run", "llm": "generate"}
+_METHODS = {"generator": "generate", "verifier": "verify", "sandbox": "run", "llm": "generate",
+            "tool": "call", "processor": "process"}
 
 
 def _base(kind: str) -> type:
@@ -34,6 +38,10 @@ def _base(kind: str) -> type:
         from synthgen.plugins import Verifier as base
     elif kind == "sandbox":
         from sandboxes.types import Sandbox as base
+    elif kind == "tool":
+        from synthgen.plugins import Tool as base
+    elif kind == "processor":
+        from synthgen.plugins import Processor as base
     else:
         from synthgen.llm.base import LLMBackend as base
     return base

@@ -12,7 +12,7 @@ from synthgen.registry import KINDS, Registry, describe
 
 
 @app.command("plugins")
-def plugins(kind: str = typer.Option("", help="only this kind: generator, verifier, sandbox, llm")) -> None:
+def plugins(kind: str = typer.Option("", help="only this kind: generator, verifier, sandbox, llm, tool, processor")) -> None:
     """List installed plugins (built-in and third-party) with their config fields."""
     registry = Registry()
     out = Console()

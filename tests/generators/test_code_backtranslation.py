@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from generators._code_common import CodeItem
-from generators.code_backtranslation import BacktranslationConfig, CodeBacktranslationGenerator
+from generators.code._common import CodeItem
+from generators.code.backtranslation import BacktranslationConfig, CodeBacktranslationGenerator
 from synthgen.config import SelectionConfig
 from synthgen.export import dpo_rows, sft_rows
 from synthgen.selection import select

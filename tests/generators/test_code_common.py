@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generators import _code_prompts as P
-from generators._code_common import (
+from generators.code import _prompts as P
+from generators.code._common import (
     CodeItem,
     Stages,
     canonical_language,
@@ -13,8 +13,8 @@ from generators._code_common import (
     count_check_stages,
     extract_code,
 )
-from generators.code_self_correction import CodeSelfCorrectionGenerator, SelfCorrectionConfig
-from generators.code_translation import CodeTranslationGenerator, TranslationConfig
+from generators.code.self_correction import CodeSelfCorrectionGenerator, SelfCorrectionConfig
+from generators.code.translation import CodeTranslationGenerator, TranslationConfig
 from synthgen.errors import ConfigError
 from synthgen.records import Verdict
 from verifiers.code_extract import extract_code as verifier_extract

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from generators._code_common import CodeItem
-from generators.code_self_correction import SnippetItem
+from generators.code._common import CodeItem
+from generators.code.self_correction import SnippetItem
 from sandboxes.types import ExecRequest
 from tests.generators.conftest import EXAMPLES
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generators._code_checks import failure_feedback
-from generators._code_common import clip
-from generators.code_self_correction import CodeSelfCorrectionGenerator, SelfCorrectionConfig, SnippetItem
+from generators.code._checks import failure_feedback
+from generators.code._common import clip
+from generators.code.self_correction import CodeSelfCorrectionGenerator, SelfCorrectionConfig, SnippetItem
 from synthgen.config import SelectionConfig
 from synthgen.export import dpo_rows, sft_rows
 from synthgen.selection import select

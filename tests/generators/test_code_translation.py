@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from generators._code_common import CodeItem
-from generators.code_translation import CodeTranslationGenerator, TranslationConfig
+from generators.code._common import CodeItem
+from generators.code.translation import CodeTranslationGenerator, TranslationConfig
 from synthgen.config import SelectionConfig
 from synthgen.export import dpo_rows
 from synthgen.selection import select

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generators import _code_prompts as P
-from generators._code_checks import attach_failure, failure_feedback, require_chain, run_checks
-from generators._code_common import (
+from generators.code import _prompts as P
+from generators.code._checks import attach_failure, failure_feedback, require_chain, run_checks
+from generators.code._common import (
     LanguageOptions,
     SamplingOptions,
     Stages,

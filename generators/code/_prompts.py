@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from generators._code_common import display
+from generators.code._common import display
 
 PROBLEM_REQUEST = (
     "Here is a code snippet:\n\n{snippet}\n\n"

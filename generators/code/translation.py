@@ -23,8 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generators._code_checks import attach_failure, require_chain, run_checks, tests_metadata
-from generators._code_common import (
+from generators.code._checks import attach_failure, require_chain, run_checks, tests_metadata
+from generators.code._common import (
     PROGRAM_HINTS,
     CodeItem,
     LanguageOptions,
@@ -37,7 +37,7 @@ from generators._code_common import (
     sampling_params,
     with_system,
 )
-from generators._code_prompts import SOLUTION_HINTS, TEST_HINTS
+from generators.code._prompts import SOLUTION_HINTS, TEST_HINTS
 from synthgen.context import Context
 from synthgen.plugins import Generator
 from synthgen.records import Record, content_hash

@@ -20,14 +20,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generators._code_checks import (
+from generators.code._checks import (
     failure_feedback,
     require_chain,
     run_checks,
     tests_metadata,
     verifier_names,
 )
-from generators._code_common import (
+from generators.code._common import (
     CodeItem,
     SamplingOptions,
     Stages,

@@ -1,0 +1,1 @@
+"""Code capability: translation, backtranslation, execution-feedback self-correction."""

@@ -1,0 +1,1 @@
+"""Math and reasoning capability."""
