@@ -5,7 +5,9 @@ Built-in rubrics (the Llama 3 paper's quality rubrics, plus two for code):
   samples with the maximum score);
 - ``code``: bug identification, user intention (one point each);
 - ``correctness``: is the answer correct (0/1), against ``record.metadata['reference']`` when given;
-- ``code_style``: readability, idiomatic use of the language, documentation (1-5 each).
+- ``code_style``: readability, idiomatic use of the language, documentation (1-5 each);
+- ``factuality``: correct and informative (0/1 each), an answer judged against a reference passage;
+- ``steerability``: adherence to the system prompt and helpfulness (0/1 each).
 
 ``parse_judgement`` accepts what judges really write: a fenced JSON block, JSON followed by prose,
 ``{"scores": {...}}`` or ``{"accuracy": {"score": 1}}`` nesting, numbers as strings ("1", "4/5"),
@@ -53,6 +55,21 @@ RUBRICS: dict[str, Rubric] = {r.name: r for r in (
         Criterion("readability", "1 (unreadable) to 5 (clear names, simple structure)", 1, 5),
         Criterion("idiomatic", "1 (fights the language) to 5 (idiomatic, uses the standard library well)", 1, 5),
         Criterion("documentation", "1 (none where needed) to 5 (helpful comments and docstrings)", 1, 5),
+    )),
+    # factuality generator: an answer given WITHOUT the passage, judged against it (reference = passage + answer)
+    Rubric("factuality", "A factual question was answered from memory. Judge the answer against the reference "
+           "passage, which is the source of truth, and the short reference answer taken from it.", (
+        Criterion("correct", "1 if the answer states the same fact as the reference answer and contradicts nothing "
+                             "in the passage, else 0"),
+        Criterion("informative", "1 if the answer commits to a specific answer (a name, number, date, fact), 0 if it "
+                                 "declines, hedges without answering, or says nothing specific"),
+    )),
+    # steerability generator: does the response keep to the system prompt (persona, tone, audience...)?
+    Rubric("steerability", "The system prompt sets rules for the assistant. Judge whether the last assistant "
+           "response keeps to every rule of the system prompt and still helps the user.", (
+        Criterion("adherence", "1 if the response follows every instruction of the system prompt (persona, tone, "
+                               "format, length, language, audience, constraints), else 0"),
+        Criterion("helpfulness", "1 if, within those rules, the response answers the user's request well, else 0"),
     )),
 )}
 

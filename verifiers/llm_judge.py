@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from synthgen.llm.base import SamplingParams
 from synthgen.plugins import PluginConfig, Verifier
@@ -28,7 +28,7 @@ from verifiers.judge_rubrics import RUBRICS, Criterion, Rubric, build_prompt, pa
 
 class JudgeConfig(PluginConfig):
     role: str = Field("judge", description="LLM role of the judge in the pipeline's `llms`")
-    rubric: Literal["general", "code", "correctness", "code_style", "custom"] = "general"
+    rubric: str = Field("general", description="a rubric of verifiers.judge_rubrics.RUBRICS, or 'custom'")
     criteria: dict[str, str] = Field(default_factory=dict, description="custom rubric: name -> what earns the point")
     instructions: str = "Judge the assistant's response."
     scale: tuple[float, float] = Field((0, 1), description="custom rubric: lowest and highest score")
@@ -39,6 +39,13 @@ class JudgeConfig(PluginConfig):
     max_tokens: int = 512
     retries: int = Field(1, ge=0, description="asks again when the judge output cannot be parsed")
     max_response_chars: int = Field(12000, description="longer responses are cut (the judge's context is finite)")
+
+    @field_validator("rubric")
+    @classmethod
+    def _known_rubric(cls, value: str) -> str:
+        if value != "custom" and value not in RUBRICS:
+            raise ValueError(f"unknown rubric '{value}'; known: {', '.join(sorted(RUBRICS))}, custom")
+        return value
 
     @model_validator(mode="after")
     def _custom_needs_criteria(self) -> JudgeConfig:
