@@ -7,20 +7,23 @@ output discarded, then runs the new cell with its output streamed (so a cell kil
 still shows what it printed) and capped, under a per-cell alarm. Like a notebook, a last bare
 expression is displayed. At the end it writes a trailer to its saved stdout descriptor, after a
 per-job random marker the cell cannot know: the status, the error line and the files this cell
-created or changed (base64, size-capped).
+created or changed (size-capped), as a Python literal.
 """
 
-import ast
-import base64
-import json
-import linecache
+# Only built-in modules at start-up: ast, json, base64, signal and traceback would double the
+# interpreter's start time, paid on every call (traceback and linecache load on an error only).
+import _ast
+import marshal
 import os
-import signal
 import sys
 import time
-import traceback
 
-SPEC_FILE = ".synthgen_cells.json"
+try:
+    import _signal as signal  # the C module: signal.py imports enum, ~5 ms a job
+except ImportError:  # pragma: no cover - other interpreters
+    import signal
+
+SPEC_FILE = ".synthgen_cells.bin"
 SELF_FILE = ".synthgen_kernel.py"
 
 
@@ -62,7 +65,7 @@ class _CappedStream:
             chunk = chunk[n:]
         self.written += min(len(data), max(room, 0))
         if len(data) > room:
-            raise _OutputLimit("output limit: the cell printed more than %d bytes" % self.cap)
+            raise _OutputLimit(f"output limit: the cell printed more than {self.cap} bytes")
         return len(text)
 
     def writelines(self, lines):
@@ -84,17 +87,16 @@ class _CappedStream:
 
 def _compile_cell(source, name):
     """Code objects for the cell; a last bare expression is compiled apart so its value is shown."""
-    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-    tree = ast.parse(source, name, "exec")
+    tree = compile(source, name, "exec", _ast.PyCF_ONLY_AST)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = compile(ast.Expression(tree.body.pop().value), name, "eval")
+    if tree.body and isinstance(tree.body[-1], _ast.Expr):
+        last = compile(_ast.Expression(tree.body.pop().value), name, "eval")
     return compile(tree, name, "exec"), last
 
 
 def _run_cell(source, name, namespace, show):
     body, last = _compile_cell(source, name)
-    exec(body, namespace)
+    exec(body, namespace)  # noqa: S102 - running the cell is the point
     if last is not None:
         value = eval(last, namespace)
         if value is not None and show:
@@ -132,12 +134,17 @@ def _artifacts(before, after, file_cap, total_cap):
             skipped.append(rel)
             continue
         total += len(data)
-        out[rel] = base64.b64encode(data).decode()
+        out[rel] = data
     return out, skipped
 
 
-def _error_text(exc):
+def _error_text(exc, cells):
     """The traceback as a notebook shows it: the driver's own frames left out."""
+    import linecache
+    import traceback
+
+    for name, source in cells.items():  # so the traceback quotes the cell's lines
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     if isinstance(exc, SyntaxError):  # the parser's frames mean nothing to the cell's author
         lines = traceback.format_exception_only(type(exc), exc)
         return "".join(lines), lines[-1].strip()
@@ -149,8 +156,8 @@ def _error_text(exc):
 
 
 def main():
-    with open(SPEC_FILE, encoding="utf-8") as f:
-        spec = json.load(f)
+    with open(SPEC_FILE, "rb") as f:
+        spec = marshal.load(f)  # written by the host: trusted input
     for path in (SPEC_FILE, SELF_FILE):
         try:
             os.remove(path)
@@ -170,7 +177,7 @@ def main():
     sys.stdout = sys.stderr = _CappedStream(1, 0, live=False)
     for i, source in spec["replay"]:
         try:
-            _run_cell(source, "<cell %d>" % i, namespace, show=False)
+            _run_cell(source, f"<cell {i}>", namespace, show=False)
         except BaseException:  # noqa: BLE001 - succeeded before; a change now is reported, not fatal
             replay_failed.append(i)
     os.dup2(saved[0], 1)
@@ -183,21 +190,23 @@ def main():
     sys.stderr = _CappedStream(2, spec["output_cap"], live=True)
 
     def on_alarm(signum, frame):
-        raise _Timeout("timeout: the cell ran longer than %gs" % spec["timeout_s"])
+        raise _Timeout(f"timeout: the cell ran longer than {spec['timeout_s']:g}s")
 
     signal.signal(signal.SIGALRM, on_alarm)
     status, error = "ok", None
     cell_started = time.monotonic()
     try:
         signal.setitimer(signal.ITIMER_REAL, spec["timeout_s"])
-        _run_cell(spec["cell"], "<cell %d>" % spec["index"], namespace, show=True)
+        _run_cell(spec["cell"], f"<cell {spec['index']}>", namespace, show=True)
         signal.setitimer(signal.ITIMER_REAL, 0)
     except BaseException as exc:  # noqa: BLE001 - every way a cell ends is a result
         signal.setitimer(signal.ITIMER_REAL, 0)
         if isinstance(exc, _Stop):
             status, error = exc.status, exc.message
         else:
-            text, error = _error_text(exc)
+            sources = {f"<cell {i}>": src for i, src in spec["replay"]}
+            sources[f"<cell {spec['index']}>"] = spec["cell"]
+            text, error = _error_text(exc, sources)
             status = "memory_limit" if isinstance(exc, MemoryError) else (
                 "compile_error" if isinstance(exc, SyntaxError) else "runtime_error")
             try:
@@ -216,7 +225,8 @@ def main():
         "replay_s": round(replay_s, 4),
         "cell_s": round(cell_s, 4),
     }
-    data = spec["marker"].encode() + json.dumps(payload).encode()
+    # A Python literal (the host reads it with ast.literal_eval, never marshal: the cell could forge it).
+    data = spec["marker"].encode() + repr(payload).encode()
     while data:
         data = data[os.write(trailer, data):]
     os._exit(0)  # skip interpreter teardown: atexit handlers and __del__ of the cell's objects

@@ -24,14 +24,14 @@ Nothing raises for what the code does: every way a cell ends is a :class:`Kernel
 
 from __future__ import annotations
 
+import ast
 import asyncio
-import base64
-import json
+import marshal
 import secrets
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from sandboxes.types import ExecRequest, ExecResult, ExecStatus, Limits
 from synthgen.errors import SynthgenError
@@ -40,7 +40,7 @@ __all__ = ["KernelClosedError", "KernelResult", "PythonKernel"]
 
 _DRIVER_SOURCE = (Path(__file__).with_name("_kernel_driver.py")).read_text(encoding="utf-8")
 _DRIVER_FILE = ".synthgen_kernel.py"
-_SPEC_FILE = ".synthgen_cells.json"
+_SPEC_FILE = ".synthgen_cells.bin"
 # What a cell may print per stream by default: a model reads it back, so a page, not a megabyte.
 DEFAULT_OUTPUT_BYTES = 16 * 1024
 DEFAULT_ARTIFACT_BYTES = 4 << 20
@@ -110,7 +110,7 @@ class PythonKernel:
         self._lock = asyncio.Lock()
         self._closed = False
 
-    async def __aenter__(self) -> PythonKernel:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -160,12 +160,12 @@ class PythonKernel:
             lim,
             wall_time_s=lim.wall_time_s + replay_s + _STARTUP_S,
             cpu_time_s=lim.cpu_time_s + replay_s + _STARTUP_S,
-            # the cell's capped output, the trailer with base64 artifacts, and room for fd-level writes
-            output_bytes=lim.output_bytes * 2 + self.artifact_bytes * 4 // 3 + 64 * 1024,
+            # the cell's capped output, the trailer with its artifacts, and room for fd-level writes
+            output_bytes=lim.output_bytes * 2 + self.artifact_bytes * 4 + 64 * 1024,  # repr of bytes: <=4x
         )
         files: dict[str, str | bytes] = dict(self.files)
         files[_DRIVER_FILE] = _DRIVER_SOURCE
-        files[_SPEC_FILE] = json.dumps(spec)
+        files[_SPEC_FILE] = marshal.dumps(spec, 4)  # the driver reads it without importing json
         return ExecRequest(language="python", files=files, main_file=_DRIVER_FILE, limits=job_limits)
 
     async def _run(self, index: int, code: str) -> KernelResult:
@@ -182,8 +182,10 @@ class PythonKernel:
         stdout, stderr = head.decode("utf-8", "replace"), res.stderr_text
         if sep:
             try:
-                payload = json.loads(tail)
-            except ValueError:
+                payload = ast.literal_eval(tail.decode("utf-8", "replace"))
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                payload = None
+            if not isinstance(payload, dict):
                 payload = None
             if payload is not None:
                 return KernelResult(
@@ -191,7 +193,7 @@ class PythonKernel:
                     stdout=stdout,
                     stderr=stderr,
                     error=payload.get("error"),
-                    artifacts={k: base64.b64decode(v) for k, v in payload.get("artifacts", {}).items()},
+                    artifacts=dict(payload.get("artifacts") or {}),
                     artifacts_skipped=list(payload.get("artifacts_skipped", [])),
                     replayed=replayed,
                 )
