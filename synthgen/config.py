@@ -43,13 +43,16 @@ class SandboxRef(_Strict):
 
 
 class SourceRef(_Strict):
-    """A source of items: a JSONL / JSON / parquet file, or a `save_to_disk` dataset directory."""
+    """A source of items: a JSONL / JSON / parquet file, a `save_to_disk` dataset directory, or
+    documents (text/markdown files or a folder of them; see synthgen.documents)."""
 
     path: str
-    format: Literal["auto", "jsonl", "json", "parquet", "hf_disk"] = "auto"
+    format: Literal["auto", "jsonl", "json", "parquet", "hf_disk", "text"] = "auto"
     split: str | None = None
     limit: int | None = Field(None, ge=0)
     id_field: str = "id"
+    documents: dict[str, Any] | None = Field(
+        None, description="read rows as documents (text column, packing): see synthgen.documents.DocumentOptions")
 
 
 class VerifyConfig(_Strict):

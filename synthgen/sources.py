@@ -1,4 +1,5 @@
-"""Source items: rows of JSONL / JSON / parquet files or a `save_to_disk` dataset directory.
+"""Source items: rows of JSONL / JSON / parquet files or a `save_to_disk` dataset directory, or
+documents (text files, folders, text columns; read by :mod:`synthgen.documents`).
 
 An unreadable row is reported with its file and line and skipped; the rest is still processed.
 Each item gets a stable id: its ``id`` field (configurable) or a content hash of the row.
@@ -13,6 +14,7 @@ from typing import Any, Iterator
 import orjson
 
 from synthgen.config import SourceRef
+from synthgen.documents import TEXT_SUFFIXES, document_rows
 from synthgen.errors import SourceError
 from synthgen.records import content_hash
 
@@ -35,8 +37,11 @@ def detect_format(ref: SourceRef) -> str:
     if ref.format != "auto":
         return ref.format
     if path.is_dir():
-        return "hf_disk"
+        markers = ("dataset_info.json", "dataset_dict.json", "state.json")
+        return "hf_disk" if any((path / m).exists() for m in markers) else "text"
     suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return "text"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".json":
@@ -44,7 +49,7 @@ def detect_format(ref: SourceRef) -> str:
     if suffix in (".parquet", ".pq"):
         return "parquet"
     raise SourceError(f"{path}: cannot tell the format from the suffix '{suffix}'; "
-                      "set `format: jsonl|json|parquet|hf_disk` on the source")
+                      "set `format: jsonl|json|parquet|hf_disk|text` on the source")
 
 
 def _rows(ref: SourceRef, problems: list[SourceProblem]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -52,6 +57,14 @@ def _rows(ref: SourceRef, problems: list[SourceProblem]) -> Iterator[tuple[str, 
     if not path.exists():
         raise SourceError(f"source file not found: {path} (paths are relative to the pipeline file)")
     fmt = detect_format(ref)
+    if fmt == "text" or ref.documents is not None:  # documents: streamed by their own readers
+        yield from document_rows(ref, fmt, problems, lambda: _table_rows(ref, fmt, problems))
+        return
+    yield from _table_rows(ref, fmt, problems)
+
+
+def _table_rows(ref: SourceRef, fmt: str, problems: list[SourceProblem]) -> Iterator[tuple[str, dict[str, Any]]]:
+    path = Path(ref.path)
     if fmt == "jsonl":
         with path.open("rb") as fh:
             for lineno, line in enumerate(fh, 1):

@@ -57,6 +57,16 @@ RUBRICS: dict[str, Rubric] = {r.name: r for r in (
         Criterion("documentation", "1 (none where needed) to 5 (helpful comments and docstrings)", 1, 5),
     )),
     # factuality generator: an answer given WITHOUT the passage, judged against it (reference = passage + answer)
+    # Long context: an answer is judged against the passage it was written from (the conversation
+    # holds the passage and the question), a summary against the text it summarises.
+    Rubric("passage_qa", "Judge the assistant's answer to the question using ONLY the passage in the conversation.", (
+        Criterion("supported", "1 if everything the answer states is supported by the passage, else 0"),
+        Criterion("answers", "1 if it answers the question asked (and agrees with the reference when given), else 0"),
+    )),
+    Rubric("summary", "Judge the assistant's summary of the text in the conversation.", (
+        Criterion("faithful", "1 if every statement of the summary is supported by the text, else 0"),
+        Criterion("coverage", "1 if the summary covers the main points of the text, else 0"),
+    )),
     Rubric("factuality", "A factual question was answered from memory. Judge the answer against the reference "
            "passage, which is the source of truth, and the short reference answer taken from it.", (
         Criterion("correct", "1 if the answer states the same fact as the reference answer and contradicts nothing "
