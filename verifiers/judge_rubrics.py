@@ -7,7 +7,8 @@ Built-in rubrics (the Llama 3 paper's quality rubrics, plus two for code):
 - ``correctness``: is the answer correct (0/1), against ``record.metadata['reference']`` when given;
 - ``code_style``: readability, idiomatic use of the language, documentation (1-5 each);
 - ``factuality``: correct and informative (0/1 each), an answer judged against a reference passage;
-- ``steerability``: adherence to the system prompt and helpfulness (0/1 each).
+- ``steerability``: adherence to the system prompt and helpfulness (0/1 each);
+- ``math_step``: is the last step of a partial math solution correct (0/1; ``math_cot`` step filtering).
 
 ``parse_judgement`` accepts what judges really write: a fenced JSON block, JSON followed by prose,
 ``{"scores": {...}}`` or ``{"accuracy": {"score": 1}}`` nesting, numbers as strings ("1", "4/5"),
@@ -73,6 +74,12 @@ RUBRICS: dict[str, Rubric] = {r.name: r for r in (
                              "in the passage, else 0"),
         Criterion("informative", "1 if the answer commits to a specific answer (a name, number, date, fact), 0 if it "
                                  "declines, hedges without answering, or says nothing specific"),
+    )),
+    # math_cot step filtering: the response is a solution cut after step k; only its last step is judged.
+    Rubric("math_step", "The assistant's response is a partial solution to the math problem in the conversation, "
+           "cut after its latest step. Judge ONLY that last step, given the problem and the steps before it.", (
+        Criterion("step_correct", "1 if the last step is mathematically correct and follows from the problem and "
+                                  "the previous steps, else 0"),
     )),
     # steerability generator: does the response keep to the system prompt (persona, tone, audience...)?
     Rubric("steerability", "The system prompt sets rules for the assistant. Judge whether the last assistant "
