@@ -9,6 +9,9 @@ from verifiers.math_answer import MathConfig, MathVerifier, false_equations
 from verifiers.math_extract import extract_answer
 
 PAIRS = [json.loads(line) for line in (FIXTURES / "math_pairs.jsonl").read_text().splitlines()]
+# Forms taken from public answer-equivalence suites (math-verify's tests, the PRM800K and
+# Qwen2.5-Math graders, Minerva's normaliser, GSM8K) and issue 10, written both ways; see "source".
+PUBLIC = [json.loads(line) for line in (FIXTURES / "math_public_forms.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +35,38 @@ async def test_fixture_pair(verifier, ctx, pair):
         assert verdict.feedback and verdict.score == 0.0
 
 
+def test_public_forms_cover_every_class_both_ways():
+    classes = {p["class"] for p in PUBLIC}
+    assert len(PUBLIC) >= 150 and len({p["source"] for p in PUBLIC}) >= 5
+    for cls in classes - {"fallback", "truncation"}:
+        verdicts = {p["equal"] for p in PUBLIC if p["class"] == cls}
+        assert verdicts == {True, False}, cls
+
+
+@pytest.mark.parametrize("pair", PUBLIC, ids=[f"{p['class']}-{i}-{p['note']}" for i, p in enumerate(PUBLIC)])
+async def test_public_form(verifier, ctx, pair):
+    meta = {"finish_reason": pair["finish_reason"]} if "finish_reason" in pair else {}
+    record, cand = make_pair(pair["response"], metadata={"answer": pair["reference"]}, candidate_metadata=meta)
+    verdict = await verifier.verify(record, cand, ctx)
+    assert verdict.passed is pair["equal"], verdict
+    if not verdict.passed:
+        assert verdict.feedback and verdict.score == 0.0
+
+
 @pytest.mark.parametrize("text,expected", [
     ("so \\boxed{\\frac{a}{\\sqrt{b}}} done", "\\frac{a}{\\sqrt{b}}"),
     ("\\boxed{\\{1,2\\}}", "\\{1,2\\}"),
-    ("first \\boxed{1} then \\boxed{2}", "2"),
+    ("first \\boxed{1} then \\boxed{2}", "1; 2"),
+    ("\\boxed{3} and again \\boxed{ 3 }", "3"),
+    ("\\boxed{3} then \\boxed{4", None),  # the last box is cut: no answer, not the earlier box
+    ("It costs \\$36, so $x = 36$ dollars.", "x = 36"),
+    ("Weekly: \\$5 and \\$7.", None),  # escaped dollars open no formula
+    ("so \\[ y = 2x \\] holds", "y = 2x"),
+    ("Profit is 9 * 2 = 18.\n#### 18", "18"),
     ("The answer is $\\frac{1}{2}$. Next", "\\frac{1}{2}"),
     ("The final answer is 3.5.", "3.5"),
     ("**Final Answer:** 17", "17"),
-    ("we got 3 then -4.25 finally", "-4.25"),
-    ("totals 1,234,567 units", "1,234,567"),
+    ("we got 3 then -4.25 finally", None),  # no last-number fallback by default
     ("\\boxed 7", "7"),
 ])
 def test_extraction(text, expected):
@@ -52,6 +78,43 @@ def test_extraction_order_is_configurable():
     assert extract_answer(text, ["answer_is", "boxed"]) == ("5", "answer_is")
     assert extract_answer(text, ["boxed", "answer_is"]) == ("6", "boxed")
     assert extract_answer("no numbers here", ["boxed", "last_number"]) == (None, "")
+    assert extract_answer("we got 3 then -4.25 finally", ["last_number"]) == ("-4.25", "last_number")
+    assert extract_answer("totals 1,234,567 units", ["last_number"])[0] == "1,234,567"
+
+
+async def test_last_number_fallback_only_when_configured(ctx):
+    record, cand = make_pair("Adding them: 12 + 30 = 42", metadata={"answer": "42"})
+    default = MathVerifier(MathConfig(isolation="thread"))
+    fallback = MathVerifier(MathConfig(isolation="thread", extract_order=["boxed", "answer_is", "last_number"]))
+    try:
+        verdict = await default.verify(record, cand, ctx)
+        assert not verdict.passed and "no final answer found" in verdict.feedback
+        assert (await fallback.verify(record, cand, ctx)).passed
+    finally:
+        await default.close()
+        await fallback.close()
+
+
+async def test_truncated_response_fails_unless_allowed(ctx):
+    record, cand = make_pair("so \\boxed{10}. Let me double-check by", metadata={"answer": "10"},
+                             candidate_metadata={"finish_reason": "length"})
+    default = MathVerifier(MathConfig(isolation="thread"))
+    lenient = MathVerifier(MathConfig(isolation="thread", allow_truncated=True))
+    try:
+        verdict = await default.verify(record, cand, ctx)
+        assert not verdict.passed and verdict.details["error"] == "truncated"
+        assert "token limit" in verdict.feedback
+        assert (await lenient.verify(record, cand, ctx)).passed
+    finally:
+        await default.close()
+        await lenient.close()
+
+
+async def test_several_boxes_feedback_names_the_count(verifier, ctx):
+    record, cand = make_pair("maybe \\boxed{1} or \\boxed{2}", metadata={"answer": "2"})
+    verdict = await verifier.verify(record, cand, ctx)
+    assert not verdict.passed and verdict.details["answers"] == ["1", "2"]
+    assert "2 different answers" in verdict.feedback
 
 
 async def test_missing_reference_fails(verifier, ctx):
@@ -88,7 +151,7 @@ async def test_strict_equations_catch_false_arithmetic(ctx):
     verdict = await strict.verify(record, cand, ctx)
     assert not verdict.passed
     assert "12 + 30 = 43 is false" in verdict.feedback and "42" in verdict.feedback
-    record, cand = make_pair("12 + 30 = 42", metadata={"answer": "42"})
+    record, cand = make_pair("12 + 30 = 42. The answer is 42", metadata={"answer": "42"})
     assert (await strict.verify(record, cand, ctx)).passed
 
 
