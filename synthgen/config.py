@@ -113,6 +113,9 @@ class PipelineConfig(_Strict):
     verifiers: list[PluginRef] = Field(default_factory=list)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    process: list[PluginRef] = Field(
+        default_factory=list, description="processors run in order between selection and export "
+        "(clean, topics, quality, difficulty, dedup, mix; see synthgen.processing)")
     export: list[ExportRef] = Field(default_factory=list)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
@@ -129,8 +132,9 @@ class PipelineConfig(_Strict):
         return PipelineConfig.model_validate(data)
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes the records a run produces (not runner/export settings)."""
-        data = self.model_dump(mode="json", exclude={"runner", "export"})
+        """Hash of everything that changes the records a run produces (not runner/export settings; the
+        processing stage keeps its own fingerprint, so changing `process:` never redoes generation)."""
+        data = self.model_dump(mode="json", exclude={"runner", "export", "process"})
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 

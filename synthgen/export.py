@@ -76,10 +76,13 @@ _ROWS = {"sft": sft_rows, "dpo": dpo_rows, "rm": rm_rows}
 
 def export_records(records: Iterable[Record], fmt: Format, path: str | Path,
                    file_format: FileFormat = "jsonl", include_failed_records: bool = False) -> Path:
-    """Write one dataset; returns its path. Failed records are skipped unless asked for."""
+    """Write one dataset; returns its path. Failed records are skipped unless asked for; records the
+    processing stage dropped are always skipped."""
     if fmt not in _ROWS:
         raise SynthgenError(f"unknown export format '{fmt}'; use sft, dpo or rm")
-    recs = sorted((r for r in records if include_failed_records or r.status == "ok"), key=lambda r: r.id)
+    # a record the processing stage dropped carries metadata['dropped'] (synthgen.processing): never exported
+    recs = sorted((r for r in records if (include_failed_records or r.status == "ok") and "dropped" not in r.metadata),
+                  key=lambda r: r.id)
     rows = sorted(_ROWS[fmt](recs), key=lambda row: row["id"])
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

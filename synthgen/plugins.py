@@ -4,8 +4,8 @@ Generators: ``async generate(item, ctx) -> list[Record]`` for one source item.
 Verifiers: ``async verify(record, candidate, ctx) -> Verdict`` for one candidate of a record (the
 record holds the prompt and references, the candidate the response being judged).
 Tools: ``async call(arguments, ctx) -> ToolResult``: one executed tool call (``python``, ``search``, ...).
-Processors: ``async process(records, ctx) -> list[Record]``: one batch of finished records through
-one data-processing step (cleaning, topics, quality, dedup, ...).
+Processors: ``async process(records, ctx) -> list[Decision]``: one batch of finished records through
+one data-processing step (cleaning, topics, quality, dedup, ...), kept or dropped with a reason.
 Sandboxes and LLM backends have their own bases in :mod:`sandboxes.types` and :mod:`synthgen.llm.base`.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -109,20 +109,46 @@ class Tool(abc.ABC):
         """Release resources (kernels, clients, indexes). Idempotent."""
 
 
+@dataclass
+class Decision:
+    """What a processor decided about one record: kept, or dropped with the reason (never silent)."""
+
+    kept: bool = True
+    reason: str = ""  # required when ``kept`` is False: it goes to the run store's decision log
+
+
 class Processor(abc.ABC):
-    """One data-processing step over batches of finished records (``process:`` in a pipeline)."""
+    """One data-processing step over batches of finished records (``process:`` in a pipeline).
+
+    ``process`` returns one :class:`Decision` per record, in order, and writes scores and tags into
+    ``record.metadata[name]`` (it may also rewrite a response in place, e.g. ``clean``). A step that
+    needs a view of the whole dataset (quartiles, clusters, target shares) sets ``global_view`` and
+    gets one ``prepare`` pass over every batch first; it keeps whatever it must not recompute after
+    a kill under ``ctx.workdir``. The stage stores decisions per batch, durably and resumably.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str] = "0.1"
     Config: ClassVar[type[BaseModel]] = PluginConfig
+    global_view: ClassVar[bool] = False
 
     def __init__(self, config: BaseModel | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
+    async def prepare(self, batches: Iterable[list[Record]], ctx: Any) -> None:
+        """The first pass of a ``global_view`` step (default: nothing)."""
+
     @abc.abstractmethod
-    async def process(self, records: list[Record], ctx: Any) -> list[Record]:
-        """Score, tag or drop records of one batch; write scores and tags into ``record.metadata``
-        and say why anything was dropped (see the processing stage for the decision contract)."""
+    async def process(self, records: list[Record], ctx: Any) -> list[Decision]:
+        """Decide about the records of one batch: one Decision each, in order."""
+
+    def batch_stats(self, records: list[Record], decisions: list[Decision]) -> dict[str, float]:
+        """Counters of one batch, stored with its decisions and summed over the step (default: none)."""
+        return {}
+
+    def report(self, totals: dict[str, float]) -> dict[str, Any]:
+        """The step's report from the summed counters (default: the counters)."""
+        return dict(totals)
 
     async def close(self) -> None:
         """Release resources (embedding models, indexes). Idempotent."""

@@ -87,6 +87,7 @@ def write_report(store: "RunStore", records: list[Record], summary: "RunSummary"
     reasons = Counter(r.error.split(":")[0][:120] for r in records if r.status == "failed")
     if reasons:
         parts.append("<h2>Failed records</h2>" + _table(["reason", "count"], [[k, v] for k, v in reasons.most_common(20)]))
+    parts.append(processing_section(store.dir))
     if summary.exports:
         parts.append("<h2>Exports</h2>" + _table(["format", "path"], [[k, v] for k, v in summary.exports.items()]))
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0}"
@@ -94,3 +95,30 @@ def write_report(store: "RunStore", records: list[Record], summary: "RunSummary"
              "height:110px;gap:2px}.bar{width:18px;background:#4a7bd0}")
     doc = f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(parts)}</body></html>"
     (store.dir / "report.html").write_text(doc)
+
+
+def processing_section(run_dir) -> str:
+    """The processing stage (kept/dropped per step, clean shares) and the data-mix table, from
+    ``process/summary.json``; empty when the run had no `process:`. Self-contained on purpose."""
+    import json
+
+    path = run_dir / "process" / "summary.json"
+    if not path.is_file():
+        return ""
+    from synthgen.processing.mix import MIX_HEADERS, mix_table_rows
+
+    info = json.loads(path.read_text())
+    rows = [[s["processor"], s["totals"].get("kept", 0), s["totals"].get("dropped", 0),
+             "; ".join(f"{k} ({v})" for k, v in list(s.get("dropped_by_reason", {}).items())[:3])] for s in info["steps"]]
+    out = "<h2>Processing</h2>" + _table(["step", "kept", "dropped", "top reasons"], rows)
+    for s in info["steps"]:
+        rep = s.get("report") or {}
+        if s["processor"] == "clean":
+            out += "<h3>clean: share of records before and after</h3>" + _table(
+                ["category", "target", "before", "after", "rewritten"],
+                [[c, v["target"], f"{v['before']:.2%}", f"{v['after']:.2%}", v["rewritten"]]
+                 for c, v in rep.get("shares", {}).items()])
+        if s["processor"] == "mix":
+            out += (f"<h3>Data mix per {html.escape(rep.get('group_by', 'capability'))}</h3>"
+                    + _table(MIX_HEADERS, mix_table_rows(rep)))
+    return out

@@ -32,12 +32,12 @@ def run(
 ) -> None:
     """Run a pipeline; a run that was killed resumes where it stopped when started again."""
     from synthgen.config import load_pipeline_config
-    from synthgen.runner import run_pipeline
+    from synthgen.processing.run import run_with_processing
 
     cfg = load_pipeline_config(pipeline)
     if new and (runs_dir / cfg.name).exists():
         cfg = cfg.model_copy(update={"name": _free_name(runs_dir, cfg.name)})
-    summary = run_pipeline(cfg, runs_dir=runs_dir, force=force, progress=progress)
+    summary = run_with_processing(cfg, runs_dir=runs_dir, force=force, progress=progress)
     _print_summary(summary.run_dir, summary.counts, summary.stages, summary.timings, summary.exports)
 
 
@@ -83,9 +83,12 @@ def export(
         raise SynthgenError(f"--format must be sft, dpo or rm (got '{format}')")
     if file_format not in ("jsonl", "parquet", "disk"):
         raise SynthgenError(f"--file-format must be jsonl, parquet or disk (got '{file_format}')")
+    from synthgen.processing.run import records_for_export
+
     store = _store(run)
     path = output or default_export_path(store.dir, format, file_format)
-    written = export_records(store.records(), format, path, file_format, include_failed)  # type: ignore[arg-type]
+    # after `process:` ran, what its steps kept; otherwise every record
+    written = export_records(records_for_export(store.dir), format, path, file_format, include_failed)  # type: ignore[arg-type]
     out.print(f"wrote {written}")
 
 

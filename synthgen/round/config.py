@@ -142,6 +142,11 @@ class RoundConfig(_Strict):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    process: list[PluginRef] = Field(
+        default_factory=list, description="processors run on each round's verified samples before training "
+        "(clean, topics, quality, difficulty, dedup, mix; see synthgen.processing)")
+    process_llms: dict[str, LLMRef] = Field(
+        default_factory=dict, description="LLM roles the processors use (judge, tagger, classifier)")
     base_dir: Path = Field(Path("."), exclude=True, description="directory relative paths start from")
 
     def resolve(self, rel: str) -> Path:
@@ -151,6 +156,9 @@ class RoundConfig(_Strict):
     def fingerprint(self) -> str:
         """Hash of what changes a round's results; `rounds` is left out so a run can be extended."""
         data = self.model_dump(mode="json", exclude={"rounds"})
+        for key in ("process", "process_llms"):  # absent = as before they existed: old run dirs still match
+            if not data[key]:
+                del data[key]
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 

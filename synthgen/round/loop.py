@@ -109,9 +109,10 @@ class RoundLoop:
 
         def generate(out: Path) -> dict[str, Any]:
             pipe = pipelines.generate_pipeline(cfg, r, policy, prompts, out / "export", reward_model)
-            run_dir = pipelines.run(pipe, out, registry=self.registry, progress=self.progress)
+            run_dir = pipelines.run(pipe, out, registry=self.registry, progress=self.progress,
+                                    process_llms=cfg.process_llms)
             return {"run": str(run_dir), "exports": {e.format: e.path for e in pipe.export},
-                    **pipelines.generation_stats(run_dir)}
+                    **pipelines.generation_stats(run_dir), **pipelines.processing_stats(run_dir)}
 
         gen = self._stage(rdir, "generate", generate, clean=False,
                           what=f"{train.count_rows(prompts)} prompts × {cfg.generation.k} samples, verify, select")

@@ -53,6 +53,7 @@ def _pipeline(cfg: RoundConfig, *, name: str, round_index: int, checkpoint: Path
         sources=[SourceRef(path=str(source), format="jsonl")],
         generator=PluginRef(name="math_solutions", options=generator_options),
         verifiers=_verifiers(cfg, reward_model), verify=cfg.verify, selection=selection, export=export,
+        process=cfg.process if name == "generate" else [],
     )
 
 
@@ -79,11 +80,30 @@ def eval_pipeline(cfg: RoundConfig, round_index: int, checkpoint: Path, eval_set
     )
 
 
-def run(pipeline: PipelineConfig, runs_dir: Path, *, registry: Registry | None, progress: bool) -> Path:
-    from synthgen.runner import run_pipeline
+def run(pipeline: PipelineConfig, runs_dir: Path, *, registry: Registry | None, progress: bool,
+        process_llms: dict[str, LLMRef] | None = None) -> Path:
+    from synthgen.processing.run import run_with_processing
 
-    summary = run_pipeline(pipeline, runs_dir=runs_dir, registry=registry, progress=progress)
+    if pipeline.process and process_llms:  # the processors' roles beside the policy
+        pipeline = pipeline.model_copy(update={"llms": {**process_llms, **pipeline.llms}})
+    summary = run_with_processing(pipeline, runs_dir=runs_dir, registry=registry, progress=progress)
     return Path(summary.run_dir)
+
+
+def processing_stats(run_dir: Path) -> dict[str, Any]:
+    """What the processing stage kept and the data-mix table (empty without `process:`)."""
+    import json
+
+    path = run_dir / "process" / "summary.json"
+    if not path.is_file():
+        return {}
+    info = json.loads(path.read_text())
+    out: dict[str, Any] = {"processed_kept": info.get("kept"),
+                           "processed_steps": {s["processor"]: s["totals"].get("dropped", 0) for s in info["steps"]}}
+    mix = run_dir / "process" / "mix.json"
+    if mix.is_file():
+        out["mix"] = json.loads(mix.read_text()).get("rows", [])
+    return out
 
 
 def generation_stats(run_dir: Path) -> dict[str, Any]:

@@ -70,7 +70,25 @@ def markdown(name: str, metrics: list[dict[str, Any]]) -> str:
         md_table(["round", "generate", "train_rm", "train_sft", "train_dpo", "eval"], _stage_times(metrics)),
         (f"Total: {total:.0f} s of stage wall time (stages finished in an earlier, interrupted attempt count "
          "with the time they took then)."),
+        *_processing_md(metrics, md_table),
     ]) + "\n"
+
+
+def _processing_md(metrics: list[dict[str, Any]], md_table: Any) -> list[str]:
+    """Per round: what the processing stage kept and its data-mix table (rounds with `process:` only)."""
+    from synthgen.processing.mix import MIX_HEADERS, mix_table_rows
+
+    out = []
+    for m in metrics:
+        gen = m.get("generate") or {}
+        if "processed_kept" not in gen:
+            continue
+        dropped = ", ".join(f"{k} {v}" for k, v in gen.get("processed_steps", {}).items())
+        out.append(f"## Round {m['round']}: processing\n\n{gen['processed_kept']} records kept for export "
+                   f"(dropped per step: {dropped}).")
+        if gen.get("mix"):
+            out.append(md_table(MIX_HEADERS, mix_table_rows({"rows": gen["mix"]})))
+    return out
 
 
 def html_report(name: str, metrics: list[dict[str, Any]]) -> str:
