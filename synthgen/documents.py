@@ -129,7 +129,7 @@ def _as_document(where: str, row: dict[str, Any], ref: SourceRef, opts: Document
     elif "\x00" in text:
         doc["text"], doc["read_error"] = "", "binary content (NUL characters), not text"
     raw_id = row.get(ref.id_field)
-    doc["id"] = str(raw_id) if raw_id not in (None, "") else content_hash(doc["text"])
+    doc["id"] = str(raw_id) if raw_id not in (None, "") else content_hash(row)  # the whole row: two empty texts differ
     title = row.get(opts.title_field)
     doc["title"] = str(title) if title not in (None, "") else ""
     doc.setdefault("source", where)

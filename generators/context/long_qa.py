@@ -70,7 +70,7 @@ class LongContextQAGenerator(Generator):
         rec = failed_record(content_hash(self.name, item_id, "failed", *key), source_id=item_id,
                             capability=self.capability, error=error,
                             provenance=ctx.provenance(roles=("policy",), parents=[item_id]))
-        rec.metadata["stages"] = stages or {"documents": 1, "failed_documents": 1}
+        rec.metadata["stages"] = stages if stages is not None else {"documents": 1, "failed_documents": 1}
         return rec
 
     async def generate(self, item: DocumentItem, ctx: Context) -> list[Record]:
