@@ -115,6 +115,14 @@ def compute(operation: str, expression: str, variable: str | None, lower: str | 
         return False, f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+def _warm() -> bool:
+    """Import sympy in a fresh worker, so a call's deadline covers its computation, not the start-up."""
+    import sympy  # noqa: F401
+    from sympy.parsing import sympy_parser  # noqa: F401
+
+    return True
+
+
 class MathToolConfig(PluginConfig):
     timeout_s: float = Field(5.0, gt=0, description="a computation past this is killed (timeout)")
     digits: int = Field(15, ge=1, le=100, description="significant digits of numeric results")
@@ -143,6 +151,7 @@ class MathTool(Tool):
     def __init__(self, config: MathToolConfig | None = None) -> None:
         super().__init__(config)
         self._pool = DeadlinePool(self.config.workers, "process")
+        self._warm = False  # False after a deadline killed the workers: the next pool starts cold
 
     async def call(self, arguments: dict[str, Any], ctx: Any) -> ToolResult:
         cfg: MathToolConfig = self.config
@@ -152,10 +161,14 @@ class MathTool(Tool):
         if problem:
             return ToolResult(output=problem, error=problem)
         try:
+            if not self._warm:
+                await self._pool.call(_warm, timeout=60.0)
+                self._warm = True
             ok, text = await self._pool.call(compute, operation, expression, arguments.get("variable"),
                                              arguments.get("lower"), arguments.get("upper"), cfg.digits,
                                              timeout=cfg.timeout_s)
         except DeadlineExceeded:
+            self._warm = False
             msg = f"the computation did not finish within {cfg.timeout_s:g}s"
             return ToolResult(output=msg, error=msg, details={"reason": "timeout"})
         return ToolResult(output=text) if ok else ToolResult(output=text, error=text)
