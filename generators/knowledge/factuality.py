@@ -93,6 +93,7 @@ class FactualityConfig(PluginConfig):
     refusal_template: str = Field(DEFAULT_REFUSAL_TEMPLATE, description="used as is; may contain {question}")
     pairs_per_question: int = Field(1, ge=0, description="DPO pairs per unknown or mixed question")
     judge_retries: int = Field(1, ge=0)
+    judge_max_tokens: int = Field(256, ge=16, description="the judge answers with one short JSON object")
 
     @model_validator(mode="after")
     def _sizes(self) -> FactualityConfig:
@@ -116,7 +117,8 @@ class FactualityGenerator(Generator):
         cfg: FactualityConfig = self.config
         self.declines = DeclineDetector(tuple(cfg.decline_patterns))
         self.judge = LLMJudgeVerifier(JudgeConfig(role=cfg.judge_role, rubric="factuality", threshold=1.0,
-                                                  retries=cfg.judge_retries, max_tokens=256))
+                                                  retries=cfg.judge_retries,
+                                                  max_tokens=cfg.judge_max_tokens))
 
     def snippets(self, item: FactualityItem, ctx: Context) -> list[str]:
         cfg: FactualityConfig = self.config
@@ -134,37 +136,42 @@ class FactualityGenerator(Generator):
         return [r for group in groups for r in group]
 
     async def _questions(self, item: FactualityItem, snippet: str, index: int,
-                         ctx: Context) -> tuple[list[QA], list[str], bool]:
-        """Usable questions, reasons for the dropped ones, and whether the writer said NONE."""
+                         ctx: Context) -> tuple[list[QA], list[str], int | None]:
+        """Usable questions, reasons for the dropped ones, and how many writer outputs held no question
+        (None when the writer said NONE: the snippet has no checkable fact)."""
         cfg: FactualityConfig = self.config
         if item.question is not None:
             qa = QA(item.question.strip(), str(item.answer).strip())
             problem = question_problem(qa, snippet, cfg.max_answer_words)
-            return ([], [problem], False) if problem else ([qa], [], False)
+            return ([], [problem], 0) if problem else ([qa], [], 0)
         dropped: list[str] = []
+        unparsed = 0
         prompt = question_prompt(snippet, item.title, cfg.questions_per_snippet, cfg.max_answer_words)
         for attempt in range(cfg.question_attempts):
             params = SamplingParams(temperature=cfg.question_temperature, max_tokens=160 * cfg.questions_per_snippet)
             (outs,) = await ctx.generate(cfg.question_role, [prompt], params, seed_key=("question", index, attempt))
             text = outs[0].text if outs else ""
             if says_none(text):
-                return [], dropped, True
+                return [], dropped, None
             written = parse_questions(text)
             if not written:
+                unparsed += 1
                 dropped.append("no question in the writer's output: " + " ".join(text.split())[:80])
             usable = []
             for qa in written:
                 problem = question_problem(qa, snippet, cfg.max_answer_words)
                 (dropped.append(f"{problem}: {qa.question[:80]!r}") if problem else usable.append(qa))
             if usable:
-                return usable[: cfg.questions_per_snippet], dropped, False
-        return [], dropped, False
+                return usable[: cfg.questions_per_snippet], dropped, unparsed
+        return [], dropped, unparsed
 
     async def _snippet(self, item: FactualityItem, item_id: str, index: int, snippet: str,
                        ctx: Context) -> list[Record]:
-        questions, dropped, said_none = await self._questions(item, snippet, index, ctx)
-        base_stages = {"snippets": 1, "questions_written": len(questions) + len(dropped),
-                       "questions_dropped": len(dropped)}
+        questions, dropped, unparsed = await self._questions(item, snippet, index, ctx)
+        said_none = unparsed is None
+        written = len(questions) + len(dropped) - (unparsed or 0)
+        base_stages = {"snippets": 1, "questions_written": written, "questions_dropped": written - len(questions),
+                       "question_outputs_unparsed": unparsed or 0}
         meta = {"snippet": snippet, "title": item.title, "topic": item.topic, "snippet_index": index}
         if not questions:
             reason = ("no checkable fact: the question writer found none in the snippet" if said_none else

@@ -81,6 +81,7 @@ class SteerabilityConfig(PluginConfig):
     judge_role: str = "judge"
     judge_threshold: float = Field(1.0, ge=0, le=1)
     judge_retries: int = Field(1, ge=0)
+    judge_max_tokens: int = Field(256, ge=16, description="the judge answers with one short JSON object")
 
     @model_validator(mode="after")
     def _dimensions(self) -> SteerabilityConfig:
@@ -103,7 +104,8 @@ class SteerabilityGenerator(Generator):
         cfg: SteerabilityConfig = self.config
         self.checker = InstructionsVerifier(InstructionsConfig(mode=cfg.instructions_mode))
         self.judge = LLMJudgeVerifier(JudgeConfig(role=cfg.judge_role, rubric="steerability",
-                                                  threshold=cfg.judge_threshold, retries=cfg.judge_retries))
+                                                  threshold=cfg.judge_threshold, retries=cfg.judge_retries,
+                                                  max_tokens=cfg.judge_max_tokens))
 
     def draw(self, ctx: Context) -> list[tuple[str, TaxonomyOption]]:
         """One option from each of ``dimensions_per_prompt`` random dimensions, ``min_checkable`` checkable."""

@@ -131,7 +131,8 @@ def test_unparseable_judge_is_retried_then_recorded():
 def test_snippet_without_a_checkable_fact_is_a_failed_record_with_the_reason():
     (rec,) = _run(_policy(["x"], question="NONE"), item={"id": "d", "text": "Ah, what a lovely, lovely day it is."})
     assert rec.status == "failed" and "no checkable fact" in rec.error and "found none" in rec.error
-    assert rec.metadata["stages"] == {"snippets": 1, "questions_written": 0, "questions_dropped": 0}
+    assert rec.metadata["stages"] == {"snippets": 1, "questions_written": 0, "questions_dropped": 0,
+                                      "question_outputs_unparsed": 0}
 
 
 def test_questions_whose_answer_is_not_in_the_snippet_are_dropped():
