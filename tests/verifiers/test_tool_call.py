@@ -1,9 +1,12 @@
+import asyncio
 import json
 
 import pytest
 
-from tests.verifiers.conftest import make_pair
+from synthgen.records import Record
+from tests.verifiers.conftest import FIXTURES, make_pair
 from verifiers.tool_call import ToolCallConfig, ToolCallVerifier, find_tool_calls
+from verifiers.tool_call_parse import python_calls
 
 TOOLS = [
     {"type": "function", "function": {
@@ -34,8 +37,6 @@ def verdict_of(calls=None, content="", expected=None, **cfg):
     if expected is not None:
         meta["expected_tool_calls"] = expected
     record, cand = make_pair(content, metadata=meta, tool_calls=calls)
-    import asyncio
-
     return asyncio.run(ToolCallVerifier(ToolCallConfig(**cfg)).verify(record, cand, None))
 
 
@@ -160,3 +161,92 @@ def test_hostile_content_does_not_crash():
     for content in ["{" * 5000, '{"name": 5}', "null", '"just a string"', "[1, 2, 3]", "\x00\xff"]:
         v = verdict_of(None, content=content)
         assert not v.passed
+
+
+# Forms from public function-calling suites (BFCL's Python-call text and possible answers with
+# their type names, OpenAI tool_calls, Llama 3 python_tag, Hermes tags, xLAM JSON lists) and
+# issue 10, written both ways; see "source" and "note" in each line.
+PUBLIC = [json.loads(line) for line in (FIXTURES / "tool_calls_public_forms.jsonl").read_text().splitlines()]
+
+
+def test_public_forms_cover_each_class_both_ways():
+    assert len(PUBLIC) >= 80 and len({c["source"] for c in PUBLIC}) >= 6
+    for cls in {c["class"] for c in PUBLIC} - {"bad_input"}:
+        assert {c["passed"] for c in PUBLIC if c["class"] == cls} == {True, False}, cls
+
+
+@pytest.mark.parametrize("case", PUBLIC, ids=[f"{c['class']}-{i}-{c['note']}" for i, c in enumerate(PUBLIC)])
+async def test_public_form(case):
+    record = Record(id="t", metadata={"tools": case["tools"], "expected_tool_calls": case["expected"]})
+    cand = record.add_candidate([case["message"]])
+    verdict = await ToolCallVerifier().verify(record, cand, None)
+    assert verdict.passed is case["passed"], verdict.feedback
+    if not verdict.passed:
+        assert verdict.feedback and verdict.score < 1.0
+        assert case.get("feedback_contains", "") in verdict.feedback
+    else:
+        assert verdict.score == 1.0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("f(a=1, b='x')", [("f", {"a": 1, "b": "x"}, [])]),
+    ("[f(a=1), g.h(b=[1, 2.5], c={'k': None})]", [("f", {"a": 1}, []), ("g.h", {"b": [1, 2.5], "c": {"k": None}}, [])]),
+    ("f(1, 'two', c=-3)", [("f", {"c": -3}, [1, "two"])]),
+    ("f(a=true, b=null)", [("f", {"a": True, "b": None}, [])]),
+    ("f(a=(1, 2))", [("f", {"a": [1, 2]}, [])]),
+    ("x = f(a=1)", []),
+    ("print('hi'); f(a=1)", [("print", {}, ["hi"]), ("f", {"a": 1}, [])]),
+    ("not python at all", []),
+])
+def test_python_call_text(text, expected):
+    calls = python_calls(text)
+    assert [(c["name"], c["arguments"], c.get("positional", [])) for c in calls] == expected
+
+
+def test_python_call_values_are_never_evaluated(tmp_path):
+    marker = tmp_path / "ran"
+    (call,) = python_calls(f"f(a=open({str(marker)!r}, 'w'))")
+    assert "not a literal" in call["error"] and not marker.exists()
+
+
+@pytest.mark.parametrize("schema_type,value,ok", [
+    ("dict", {"a": 1}, True), ("dict", [1], False), ("float", 2, True), ("float", "2", False),
+    ("tuple", [1, 2], True), ("any", "x", True), ("any", [1], True), ("list[int]", [1], True),
+    ("int", 2, True), ("int", 2.0, False), ("str", "s", True), ("bool", True, True), ("bool", 1, False),
+    ("array", [], True), ("String", "s", True), (["integer", "null"], None, True),
+])
+async def test_type_names_are_mapped(schema_type, value, ok):
+    tools = [{"name": "f", "parameters": {"type": "dict", "properties": {"p": {"type": schema_type}},
+                                          "required": ["p"]}}]
+    record = Record(id="t", metadata={"tools": tools})
+    cand = record.add_candidate([{"role": "assistant", "content": json.dumps({"name": "f", "arguments": {"p": value}})}])
+    verdict = await ToolCallVerifier().verify(record, cand, None)
+    assert verdict.passed is ok, verdict.feedback
+
+
+@pytest.mark.parametrize("tools,expected", [
+    ([{"name": "f", "parameters": {"type": "object", "properties": {"p": {"type": "tensor"}}}}], None),
+    ([{"name": "f", "parameters": "not a schema"}], None),
+    ([{"name": "f", "parameters": {"type": "object", "properties": {"p": {"type": 5}}}}], None),
+    ([{"name": "f", "parameters": {"type": "object", "properties": {"p": {"type": "integer"}}}}], "f(p=1)"),
+    ([{"name": "f", "parameters": {"type": "object", "properties": {"p": {"type": "integer"}}}}], [{"f": 1}]),
+    ([{"name": "f", "parameters": {"type": "object", "properties": {"p": {"type": "integer"}}}}],
+     [{"name": "f", "arguments": "{broken"}]),
+    ("tools is a string", None),
+])
+async def test_bad_schemas_and_references_are_failed_verdicts(tools, expected):
+    meta = {"tools": tools}
+    if expected is not None:
+        meta["expected_tool_calls"] = expected
+    record = Record(id="t", metadata=meta)
+    cand = record.add_candidate([{"role": "assistant", "content": "f(p=1)"}])
+    verdict = await ToolCallVerifier().verify(record, cand, None)
+    assert not verdict.passed and verdict.feedback
+
+
+def test_dotted_names_from_openai_style_underscores():
+    tools = [{"name": "math.hypot", "parameters": {"type": "object", "properties": {}}},
+             {"name": "math_hypot2", "parameters": {"type": "object", "properties": {}}}]
+    record = Record(id="t", metadata={"tools": tools, "expected_tool_calls": [{"name": "math.hypot", "arguments": {}}]})
+    cand = record.add_candidate([{"role": "assistant", "content": '{"name": "math_hypot", "arguments": {}}'}])
+    assert asyncio.run(ToolCallVerifier().verify(record, cand, None)).passed
