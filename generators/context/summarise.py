@@ -111,7 +111,7 @@ class LongContextSummaryGenerator(Generator):
             outs = await ctx.generate("policy", [summary_prompt(nodes[i].inputs, of_summaries=of_summaries)
                                                  for i in todo], params, seed_key=("summary", level, attempt))
 
-            async def judge(i: int, text: str) -> None:
+            async def judge(i: int, text: str, attempt: int = attempt) -> None:
                 node = nodes[i]
                 node.text, node.attempts = text.strip(), attempt + 1
                 if not node.text:

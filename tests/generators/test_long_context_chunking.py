@@ -4,6 +4,7 @@ chunk positions drawn uniformly over a document (chi-square with a fixed seed)."
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_chunks_join_to_the_text_and_ids_match_one_encode(which, tiny_tokenizer)
         assert all(c.tokens <= size + 2 for c in chunks)  # +2: a cut moved off a split multi-byte character
         assert sum(c.tokens == size for c in chunks) >= len(chunks) - 3
         if overlap:
-            assert all(b.token_start <= a.token_end - overlap + 2 for a, b in zip(chunks, chunks[1:]))
+            assert all(b.token_start <= a.token_end - overlap + 2 for a, b in itertools.pairwise(chunks))
 
 
 def test_byte_level_chunks_decode_to_their_own_text(tiny_tokenizer):

@@ -28,8 +28,8 @@ def tok(tmp_path_factory):
 
 
 def _gen(tok, **kw):
-    opts = dict(chunk_tokens=128, target_lengths=[512, 1024], tokenizer=tok, max_context_tokens=4096,
-                qa_max_tokens=64, answer_max_tokens=64)
+    opts = {"chunk_tokens": 128, "target_lengths": [512, 1024], "tokenizer": tok, "max_context_tokens": 4096,
+                "qa_max_tokens": 64, "answer_max_tokens": 64}
     return LongContextQAGenerator(LongQAConfig(**{**opts, **kw}))
 
 

@@ -4,6 +4,7 @@ with a raised position limit)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -29,8 +30,8 @@ def tok(tmp_path_factory):
 
 
 def _gen(tok, **kw):
-    opts = dict(chunk_tokens=128, summary_max_tokens=48, target_lengths=[2048], tokenizer=tok,
-                max_context_tokens=4096, qa_max_tokens=64, answer_max_tokens=64)
+    opts = {"chunk_tokens": 128, "summary_max_tokens": 48, "target_lengths": [2048], "tokenizer": tok,
+                "max_context_tokens": 4096, "qa_max_tokens": 64, "answer_max_tokens": 64}
     return LongContextSummaryGenerator(LongSummaryConfig(**{**opts, **kw}))
 
 
@@ -51,11 +52,11 @@ async def test_tree_depth_for_a_long_document(tok):
     tree = summary.metadata["tree"]
     levels = tree["nodes_per_level"]
     assert levels[0] == summary.metadata["stages"]["chunks"] >= 16 and levels[-1] == 1
-    assert all(b < a for a, b in zip(levels, levels[1:]))  # every level shrinks
+    assert all(b < a for a, b in itertools.pairwise(levels))  # every level shrinks
     assert tree["depth"] == len(levels) >= 3
     # fan-in: the budget of one chunk holds several summaries, so the depth is logarithmic in the chunks
     fan_in = min(len(n["children"]) for level in tree["levels"][1:] for n in level)
-    assert fan_in >= 2 and tree["depth"] <= 1 + math.ceil(math.log(levels[0], 2))
+    assert fan_in >= 2 and tree["depth"] <= 1 + math.ceil(math.log2(levels[0]))
     assert summary.candidates[0].text == "The Quill family kept the lights." and summary.candidates[0].passed
     assert summary.messages[0]["content"].startswith("Summarise the document below.")
     assert qa.metadata["reference_source"] == "global_summary" and qa.candidates[0].passed
