@@ -78,6 +78,12 @@ def _closed(schema: Any) -> Any:
     return schema
 
 
+def schema_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+    """Why ``arguments`` do not fit ``schema`` (undeclared parameters included); [] when they do."""
+    return sorted(f"{'/'.join(map(str, e.path)) or 'arguments'}: {e.message}"
+                  for e in Draft202012Validator(_closed(schema)).iter_errors(arguments))
+
+
 def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str]:
     """A call's arguments as a dict, from a JSON string or an object; or None and why not."""
     if raw is None or raw == "":
