@@ -93,8 +93,7 @@ class DedupProcessor(Processor):
             self._dropped, self._stats = plan["dropped"], plan["stats"]
             return
         cfg = self.config
-        embedder = ctx.embedder(cfg.model, field="process.dedup.options.model")
-        cache = EmbeddingCache(ctx.cache_dir, embedder.model_path)
+        model: list[Any] = []  # (embedder, cache), made at the first flush: a missing score fails before a model loads
         ids: list[str] = []
         ranks: list[float] = []
         digests: list[bytes] = []
@@ -104,7 +103,10 @@ class DedupProcessor(Processor):
 
         async def flush() -> None:
             if pending[0]:
-                parts.append(await embed_cached(embedder, cache, pending[0], pending[1]))
+                if not model:
+                    embedder = ctx.embedder(cfg.model, field="process.dedup.options.model")
+                    model.extend([embedder, EmbeddingCache(ctx.cache_dir, embedder.model_path)])
+                parts.append(await embed_cached(model[0], model[1], pending[0], pending[1]))
                 pending[0].clear()
                 pending[1].clear()
 

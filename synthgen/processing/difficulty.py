@@ -61,9 +61,9 @@ def parse_tags(text: str, limit: int) -> tuple[list[str], str]:
             tags = list(dict.fromkeys(t for t in tags if t))
             if tags:
                 return tags[:limit], ""
-    lines = [re.sub(r"^\s*(?:[-*\d.)]+\s*)", "", ln).strip().strip('"').lower() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and len(ln) <= 60]
-    if lines and not text.startswith(("{", "[")):
+    bullets = re.findall(r"^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$", text, re.MULTILINE)  # a bulleted list
+    lines = [b.strip().strip('"').lower() for b in bullets if len(b) <= 60]
+    if lines:
         return list(dict.fromkeys(lines))[:limit], ""
     return [], f"no tag list in the tagger output {text[:80]!r}"
 
