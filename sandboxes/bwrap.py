@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import json
 import os
 import secrets
 import shutil
 import signal
-import struct
 import tempfile
 import time
 from pathlib import Path
@@ -32,9 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandboxes.docker_pool import LimitsConfig, SandboxUnavailable
 from sandboxes.image_build import IMAGE_FILES
-from sandboxes.jobs import BadRequest, build_job, parse_result, sandbox_error
+from sandboxes.jobs import BadRequest, bad_request, build_job, read_frame, read_result, sandbox_error
 from sandboxes.recipes import RECIPES, Recipe, get_recipe
-from sandboxes.types import ExecRequest, ExecResult, ExecStatus, Sandbox
+from sandboxes.seccomp import compiled_filter, filter_fd
+from sandboxes.types import ExecRequest, ExecResult, ExecStatus, Sandbox, SandboxFailure
 
 CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
 _ETC_BINDS = (
@@ -70,6 +69,9 @@ class BwrapConfig(BaseModel):
     uid_base: int | None = Field(None, description="first worker uid (when run as root); random when unset")
     extra_ro_binds: list[str] = Field(default_factory=list, description="more host paths to bind read-only")
     use_cgroup: bool = Field(True, description="memory cgroup per worker when root on cgroup v1")
+    python_fork_server: bool = Field(
+        True, description="plain Python programs run in a fork of the warm in-sandbox interpreter"
+    )
 
 
 def host_languages() -> dict[str, bool]:
@@ -111,6 +113,9 @@ class BubblewrapSandbox(Sandbox):
             raise SandboxUnavailable(
                 f"{self.config.python} missing: the supervisor needs a python3 under /usr"
             )
+        compiled_filter()  # raises SeccompUnavailable (with the fix) before any job runs
+        self._bwrap = shutil.which("bwrap") or "bwrap"
+        self._setpriv = shutil.which("setpriv") or "setpriv"
         _remove_stale_state_dirs()
         # The supervisor, copied where any uid may read it (the checkout might not be world-readable).
         self._state_dir = Path(tempfile.mkdtemp(prefix=f"synthgen-bwrap-{self._token}-"))
@@ -135,13 +140,16 @@ class BubblewrapSandbox(Sandbox):
         if self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
 
-    def _argv(self, worker: int) -> list[str]:
+    def _argv(self, worker: int, seccomp_fd: int) -> list[str]:
         cfg = self.config
         argv: list[str] = []
         if self._root:
             uid = self._uids[worker]
-            argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-        argv += ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
+            argv += [self._setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        # --as-pid-1: the supervisor is init of the sandbox's pid namespace, so the kernel drops every
+        # signal a job sends it, and no bwrap process (nor anything else of ours) is visible inside.
+        argv += [self._bwrap, "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session"]
+        argv += ["--ro-bind", "/usr", "/usr"]
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 argv += ["--symlink", os.readlink(top), top]
@@ -177,6 +185,9 @@ class BubblewrapSandbox(Sandbox):
             str(cfg.tmp_mb << 20),
             "--tmpfs",
             "/dev/shm",
+            # A job must not replace /dev/stdout or leave files in /dev for the next job.
+            "--remount-ro",
+            "/dev",
             "--remount-ro",
             "/",
             "--chdir",
@@ -191,10 +202,12 @@ class BubblewrapSandbox(Sandbox):
             "--setenv",
             "SYNTHGEN_WORKROOT",
             "/work",
+            "--seccomp",
+            str(seccomp_fd),
             "--",
             cfg.python,
-            "-I",
-            "-S",
+            "-E",
+            "-s",
             "/opt/synthgen/supervisor.py",
             "--stdio",
         ]
@@ -204,7 +217,7 @@ class BubblewrapSandbox(Sandbox):
         t0 = time.monotonic()
         recipe = get_recipe(request.language)  # an unknown language is the caller's mistake: raises
         if not self._languages.get(recipe.name, False):
-            return sandbox_error(
+            return bad_request(
                 f"language {recipe.name!r} needs {', '.join(recipe.binaries)} under /usr on this host "
                 "(the bubblewrap backend runs the host's toolchains); install it or use the docker backend"
             )
@@ -213,25 +226,32 @@ class BubblewrapSandbox(Sandbox):
             if not (self._root and self.config.use_cgroup) and recipe.name not in _RUNTIMES_WITHOUT_RLIMIT_AS:
                 address_space = request.limits.memory_mb
             job = build_job(
-                request, compile_wall_s=self.config.compile_wall_s, address_space_mb=address_space
+                request,
+                compile_wall_s=self.config.compile_wall_s,
+                address_space_mb=address_space,
+                fork_python=self.config.python_fork_server,
             )
         except BadRequest as exc:
-            return sandbox_error(str(exc))
+            return bad_request(str(exc))
         await self.start()
         if self._closed:
-            return sandbox_error("the bubblewrap sandbox is closed")
-        payload = json.dumps(job.frame).encode()
-        frame = struct.pack(">I", len(payload)) + payload
+            return sandbox_error("the bubblewrap sandbox is closed", kind=SandboxFailure.SANDBOX_DOWN)
+        frame = job.wire()
         budget = request.limits.wall_time_s + self.config.host_grace_s
         if job.frame["compile"]:
             budget += job.frame["compile_wall_s"]
         assert self._free is not None
         worker = await self._free.get()
-        last_error = ""
+        failures: list[str] = []
         try:
-            for _attempt in range(2):  # one retry in a fresh sandbox when the supervisor itself failed
+            for _attempt in range(2):  # a failed sandbox: one retry of this job in a fresh one
                 try:
                     proc = self._procs[worker] or await self._start_worker(worker)
+                except SandboxUnavailable as exc:
+                    return sandbox_error(
+                        f"the sandbox is down: {exc}", time.monotonic() - t0, SandboxFailure.SANDBOX_DOWN
+                    )
+                try:
                     cgroup = self._cgroups[worker]
                     mem = request.limits.memory_mb + self.config.memory_overhead_mb
                     if cgroup is not None and self._memory[worker] != mem:
@@ -241,40 +261,49 @@ class BubblewrapSandbox(Sandbox):
                     assert proc.stdin is not None and proc.stdout is not None
                     proc.stdin.write(frame)
                     await proc.stdin.drain()
-                    answer = await asyncio.wait_for(_read_frame(proc.stdout), budget)
+                    answer = await asyncio.wait_for(read_result(proc.stdout, recipe), budget)
                     oomed = _oom_kills(cgroup) > oom_before
-                except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError, ValueError) as exc:
-                    last_error = (
-                        f"bubblewrap sandbox failed: {type(exc).__name__}: {exc} {self._log_tail(worker)}"
-                    )
+                except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError, ValueError, KeyError) as exc:
+                    failures.append(f"{type(exc).__name__}: {exc} {self._log_tail(worker)}".strip())
                     await self._kill_worker(worker)
                     continue
-                return _memory_verdict(parse_result(answer), recipe, oomed, address_space is not None)
+                return _memory_verdict(answer, recipe, oomed, address_space is not None)
         finally:
             self._free.put_nowait(worker)
-        return sandbox_error(last_error, time.monotonic() - t0)
+        return sandbox_error(
+            "the program broke its sandbox twice, each time in a fresh one: " + "; ".join(failures),
+            time.monotonic() - t0,
+        )
 
     async def _start_worker(self, worker: int) -> asyncio.subprocess.Process:
         """A long-lived bwrap sandbox whose supervisor serves this worker's jobs over stdio."""
         assert self._state_dir is not None
-        with open(self._state_dir / f"w{worker}.log", "ab") as log_file:  # noqa: ASYNC230 (tiny, local)
-            proc = await asyncio.create_subprocess_exec(
-                *self._argv(worker),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log_file,
-                preexec_fn=_join_cgroup(self._cgroups[worker]),
-                start_new_session=True,
-            )
+        seccomp_fd = filter_fd()
+        try:
+            with open(self._state_dir / f"w{worker}.log", "ab") as log_file:  # noqa: ASYNC230 (tiny, local)
+                # env={}: bwrap itself must not hold the engine's environment (API keys): the sandbox
+                # gets only what --setenv gives its supervisor.
+                proc = await asyncio.create_subprocess_exec(
+                    *self._argv(worker, seccomp_fd),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=log_file,
+                    env={},
+                    pass_fds=(seccomp_fd,),
+                    preexec_fn=_join_cgroup(self._cgroups[worker]),
+                    start_new_session=True,
+                )
+        finally:
+            os.close(seccomp_fd)
         self._procs[worker] = proc
         self._memory[worker] = 0
         try:
             assert proc.stdout is not None
-            hello = await asyncio.wait_for(_read_frame(proc.stdout), 20)
+            hello = await asyncio.wait_for(read_frame(proc.stdout), 20)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             await self._kill_worker(worker)
             raise SandboxUnavailable(f"bubblewrap sandbox did not start: {self._log_tail(worker)}") from exc
-        if not hello.get("ready"):
+        if not hello.get("ready") or hello.get("protocol") != 2:
             await self._kill_worker(worker)
             raise SandboxUnavailable(f"supervisor said {hello!r} instead of ready")
         return proc
@@ -303,11 +332,6 @@ def _remove_stale_state_dirs() -> None:
         pid = entry.name.split("-")[2]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(entry, ignore_errors=True)
-
-
-async def _read_frame(reader: asyncio.StreamReader) -> dict:
-    head = await reader.readexactly(4)
-    return json.loads(await reader.readexactly(struct.unpack(">I", head)[0]))
 
 
 def _memory_verdict(result: ExecResult, recipe: Recipe, oomed: bool, rlimit_as: bool) -> ExecResult:

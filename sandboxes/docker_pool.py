@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import logging
 import os
 import secrets
 import shutil
 import socket
-import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,10 +34,12 @@ from sandboxes.docker_support import (
     remove_stale_containers,
     remove_stale_socket_dirs,
 )
-from sandboxes.image_build import DEFAULT_IMAGE, LABEL_HASH, image_hash
-from sandboxes.jobs import BadRequest, build_job, parse_result, sandbox_error
+from sandboxes.image_build import DEFAULT_IMAGE, LABEL_HASH, ImageBuildError, ensure_image, image_hash
+from sandboxes.image_packages import ImagePackages
+from sandboxes.jobs import BadRequest, bad_request, build_job, read_frame, read_result, sandbox_error
 from sandboxes.owner import owner_token
-from sandboxes.types import ExecRequest, ExecResult, Limits, Sandbox
+from sandboxes.recipes import Recipe
+from sandboxes.types import ExecRequest, ExecResult, Limits, Sandbox, SandboxFailure
 from synthgen.errors import SynthgenError
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,9 @@ class LimitsConfig(BaseModel):
 class DockerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image: str = Field(DEFAULT_IMAGE, description="built by `synthgen sandbox build`")
+    packages: ImagePackages = Field(
+        default_factory=ImagePackages, description="apt/pip/npm packages added to the image (built once per list)"
+    )
     pool_size: int = Field(2, ge=1, le=64, description="warm containers; 2-3 saturate a 2-core machine")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="container sizing defaults")
     work_dir_mb: int = Field(64, description="size of the job's tmpfs work dir (disk fills get ENOSPC)")
@@ -83,6 +86,9 @@ class DockerConfig(BaseModel):
     pipeline_depth: int = Field(
         1, ge=1, le=8, description="jobs sent ahead to a busy container (>1 hides the host round trip)"
     )
+    python_fork_server: bool = Field(
+        True, description="plain Python programs run in a fork of the warm in-container interpreter"
+    )
 
 
 class _SlotFailed(Exception):
@@ -93,6 +99,7 @@ class _SlotFailed(Exception):
 class _Pending:
     future: asyncio.Future
     budget_s: float
+    recipe: Recipe
     deadline: float | None = None  # set when the job reaches the head of its slot's queue
 
 
@@ -138,6 +145,7 @@ class DockerSandbox(Sandbox):
         self._uids = [base + i for i in range(self.config.pool_size)]
         self._replacements = 0
         self._replacing = 0
+        self._job_failures = 0
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -170,6 +178,12 @@ class DockerSandbox(Sandbox):
             raise SandboxUnavailable(
                 f"Docker engine not reachable ({exc}); start it with `bash scripts/start_dockerd.sh`"
             ) from exc
+        if not self.config.packages.empty():
+            try:
+                tag = ensure_image(self.config.packages, image=self.config.image, log=log.info)
+            except ImageBuildError as exc:
+                raise SandboxUnavailable(str(exc)) from exc
+            self.config = self.config.model_copy(update={"image": tag})
         try:
             image = client.images.get(self.config.image)
         except docker.errors.ImageNotFound as exc:
@@ -225,8 +239,8 @@ class DockerSandbox(Sandbox):
             loop = asyncio.get_running_loop()
             conn, _ = await asyncio.wait_for(loop.sock_accept(listener), self.config.startup_timeout_s)
             slot.reader, slot.writer = await asyncio.open_unix_connection(sock=conn)
-            hello = await asyncio.wait_for(_read_frame(slot.reader), self.config.startup_timeout_s)
-            if not hello.get("ready"):
+            hello = await asyncio.wait_for(read_frame(slot.reader), self.config.startup_timeout_s)
+            if not hello.get("ready") or hello.get("protocol") != 2:
                 raise SandboxUnavailable(f"supervisor said {hello!r} instead of ready")
         except BaseException:
             await self._destroy(slot)
@@ -316,11 +330,11 @@ class DockerSandbox(Sandbox):
                 head.deadline = loop.time() + head.budget_s
             try:
                 payload = await asyncio.wait_for(
-                    _read_frame(slot.reader), max(0.0, head.deadline - loop.time())
+                    read_result(slot.reader, head.recipe), max(0.0, head.deadline - loop.time())
                 )
             except asyncio.CancelledError:
                 raise
-            except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError, ValueError) as exc:
+            except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError, ValueError, KeyError) as exc:
                 self._fail(slot, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
                 return
             slot.jobs += 1
@@ -351,23 +365,22 @@ class DockerSandbox(Sandbox):
     async def run(self, request: ExecRequest) -> ExecResult:
         t0 = time.monotonic()
         try:
-            job = build_job(request, compile_wall_s=self.config.compile_wall_s)
+            job = build_job(
+                request, compile_wall_s=self.config.compile_wall_s, fork_python=self.config.python_fork_server
+            )
         except BadRequest as exc:
-            return sandbox_error(str(exc))
+            return bad_request(str(exc))
         await self.start()
-        payload = json.dumps(job.frame).encode()
-        frame = struct.pack(">I", len(payload)) + payload
+        frame = job.wire()
         budget = request.limits.wall_time_s + self.config.host_grace_s
         if job.frame["compile"]:
             budget += job.frame["compile_wall_s"]
-        last_error = "the sandbox pool is closed"
-        for _attempt in range(2):  # one retry on another container when the slot itself failed
+        failures: list[str] = []
+        for _attempt in range(2):  # a failed slot: one retry of this job on a fresh container
             slot = await self._acquire(request.limits.memory_mb)
             if slot is None:
-                if not self._closed:
-                    last_error = "no live sandbox container (the engine refused to start new ones)"
                 break
-            pending = _Pending(asyncio.get_running_loop().create_future(), budget)
+            pending = _Pending(asyncio.get_running_loop().create_future(), budget, job.recipe)
             slot.inflight.append(pending)
             slot.work.set()
             try:
@@ -377,10 +390,33 @@ class DockerSandbox(Sandbox):
             except OSError as exc:
                 self._fail(slot, f"write failed: {exc}")
             try:
-                return parse_result(await pending.future)
+                return await pending.future
             except _SlotFailed as exc:
-                last_error = f"sandbox container failed: {exc}"
-        return sandbox_error(last_error, time.monotonic() - t0)
+                failures.append(str(exc))
+        elapsed = time.monotonic() - t0
+        if self._closed:
+            return sandbox_error("the sandbox pool was closed", elapsed, SandboxFailure.SANDBOX_DOWN)
+        if len(failures) == 2 and await self._has_live_slot():
+            # Two fresh containers failed on this job while the pool lives: the job's own doing.
+            self._job_failures += 1
+            return sandbox_error(
+                "the program broke its sandbox twice, each time in a fresh container: " + "; ".join(failures),
+                elapsed,
+            )
+        log.error("the Docker sandbox is down: no container could run a job (%s)", "; ".join(failures))
+        return sandbox_error(
+            "the sandbox is down: no live container and none could be started"
+            + (f" ({'; '.join(failures)})" if failures else ""),
+            elapsed,
+            SandboxFailure.SANDBOX_DOWN,
+        )
+
+    async def _has_live_slot(self) -> bool:
+        """Whether the pool can still run jobs, once the replacements under way have settled."""
+        async with self._changed:
+            while not self._closed and self._replacing and not any(not s.dead for s in self._slots.values()):
+                await self._changed.wait()
+            return any(not s.dead for s in self._slots.values())
 
     async def run_many(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         # Every run waits for a slot with room, so all containers stay busy until the batch ends.
@@ -393,9 +429,6 @@ class DockerSandbox(Sandbox):
             "pool_size": self.config.pool_size,
             "live": len(self._slots),
             "replacements": self._replacements,
+            "job_failures": self._job_failures,
         }
 
-
-async def _read_frame(reader: asyncio.StreamReader) -> dict:
-    head = await reader.readexactly(4)
-    return json.loads(await reader.readexactly(struct.unpack(">I", head)[0]))

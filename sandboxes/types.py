@@ -28,6 +28,14 @@ class ExecStatus(str, enum.Enum):
     SANDBOX_ERROR = "sandbox_error"
 
 
+class SandboxFailure(str, enum.Enum):
+    """Whose fault a ``sandbox_error`` is, which decides what the caller does with it."""
+
+    BAD_REQUEST = "bad_request"  # the request cannot run as given (caller's error): never retried
+    JOB = "job"  # this job broke its sandbox on two fresh slots: fail this candidate alone
+    SANDBOX_DOWN = "sandbox_down"  # the sandbox itself is down (every slot failing): retry later
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one job. Defaults suit a unit-test run of a small program."""
@@ -74,6 +82,7 @@ class ExecResult:
     cpu_time_s: float | None = None
     peak_memory_mb: float | None = None
     error: str = ""  # why, for sandbox_error
+    error_kind: SandboxFailure | None = None  # whose fault, for sandbox_error
 
     @property
     def ok(self) -> bool:

@@ -9,6 +9,8 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v ps >/dev/null || need+=(procps)
 # The bubblewrap backend runs its supervisor with the system interpreter under /usr.
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)
+# The bubblewrap backend's seccomp filter is compiled with libseccomp (pyseccomp loads it).
+ldconfig -p 2>/dev/null | grep -q libseccomp.so.2 || need+=(libseccomp2)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

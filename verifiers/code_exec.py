@@ -18,8 +18,10 @@ Reads (field names configurable):
 
 Code only ever runs through ``ctx.sandbox``. Statuses map to failed verdicts whose feedback says
 what happened: compile errors (the compiler output), runtime errors (the failing assertion with
-actual and expected values, the traceback), timeouts, memory and output limits. A sandbox failure
-raises :class:`synthgen.errors.TransientError` so the runner retries the item.
+actual and expected values, the traceback), timeouts, memory and output limits. A ``sandbox_error``
+the candidate caused (its program broke a fresh sandbox twice, or cannot be run as given) fails that
+candidate alone, with the reason; only a sandbox that is down (``SandboxFailure.SANDBOX_DOWN``: every
+slot failing) raises :class:`synthgen.errors.TransientError`, so the runner retries the item later.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from sandboxes.types import ExecRequest, ExecResult, ExecStatus, Limits
+from sandboxes.types import ExecRequest, ExecResult, ExecStatus, Limits, SandboxFailure
 from synthgen.errors import TransientError
 from synthgen.plugins import PluginConfig, Verifier
 from synthgen.records import Candidate, Record, Verdict
@@ -86,6 +88,8 @@ def describe_failure(result: ExecResult, limits: Limits) -> str:
         return f"memory limit exceeded ({limits.memory_mb} MB)"
     if status is ExecStatus.OUTPUT_LIMIT:
         return f"output limit exceeded ({limits.output_bytes} bytes): the program prints too much"
+    if status is ExecStatus.SANDBOX_ERROR:
+        return f"the sandbox could not run this program: {result.error or _tail(result.stderr_text)}"
     parts = [f"runtime error (exit code {result.exit_code})" if result.exit_code else "the tests failed"]
     if result.stderr_text.strip():
         parts.append(_tail(result.stderr_text))
@@ -148,8 +152,10 @@ class CodeExecVerifier(Verifier):
 
     @staticmethod
     def _check_sandbox(result: ExecResult) -> None:
-        if result.status is ExecStatus.SANDBOX_ERROR:
-            raise TransientError(f"sandbox error: {result.error or result.stderr_text[:200]}")
+        # Only a sandbox that is down is worth regenerating the item for; a failure this candidate
+        # caused (it broke its sandbox on two fresh slots, or its request is invalid) fails it alone.
+        if result.status is ExecStatus.SANDBOX_ERROR and result.error_kind is SandboxFailure.SANDBOX_DOWN:
+            raise TransientError(f"sandbox down: {result.error or result.stderr_text[:200]}")
 
     async def _assert(self, ctx: Any, language: str, job: Job, limits: Limits,
                       details: dict[str, Any]) -> Verdict:
