@@ -5,7 +5,8 @@
 - ``rm``:  ``{"id", "prompt", "responses"}``: 2-3 responses ranked best first (pairwise trainers
   can use ``responses[0]`` / ``responses[-1]``), plus ``chosen`` / ``rejected`` for TRL's RewardTrainer.
 Rows are sorted by id, so a resumed run exports byte-identical files. Tool-call arguments are
-serialised to JSON strings (the OpenAI form) so Arrow sees one schema across rows.
+serialised to JSON strings (the OpenAI form) so Arrow sees one schema across rows; records that
+offer tools add a ``tools`` column (their schemas, one JSON string).
 """
 
 from __future__ import annotations
@@ -42,11 +43,22 @@ def _clean(messages: list[Message]) -> list[Message]:
     return out
 
 
+def _with_tools(row: dict, record: Record) -> dict:
+    """Tool-use records offer tools: their OpenAI schemas go in a ``tools`` column as one JSON string
+    (TRL's SFT trainer parses it and passes it to the chat template; a string keeps Arrow's schema
+    the same whatever the functions' parameters are)."""
+    tools = record.metadata.get("tools")
+    if tools:
+        row["tools"] = json.dumps(tools, sort_keys=True)
+    return row
+
+
 def sft_rows(records: Iterable[Record]) -> list[dict]:
     rows = []
     for r in records:
         for cid in r.selected:
-            rows.append({"id": f"{r.id}:{cid}", "messages": _clean(r.messages + r.candidate(cid).messages)})
+            rows.append(_with_tools({"id": f"{r.id}:{cid}", "messages": _clean(r.messages + r.candidate(cid).messages)},
+                                    r))
     return rows
 
 
@@ -54,9 +66,9 @@ def dpo_rows(records: Iterable[Record]) -> list[dict]:
     rows = []
     for r in records:
         for p in r.pairs:
-            rows.append({"id": f"{r.id}:{p.chosen}:{p.rejected}", "prompt": _clean(r.messages),
-                         "chosen": _clean(r.candidate(p.chosen).messages),
-                         "rejected": _clean(r.candidate(p.rejected).messages)})
+            rows.append(_with_tools({"id": f"{r.id}:{p.chosen}:{p.rejected}", "prompt": _clean(r.messages),
+                                     "chosen": _clean(r.candidate(p.chosen).messages),
+                                     "rejected": _clean(r.candidate(p.rejected).messages)}, r))
     return rows
 
 
@@ -66,8 +78,8 @@ def rm_rows(records: Iterable[Record]) -> list[dict]:
         if len(r.ranking) < 2:
             continue
         responses = [_clean(r.candidate(cid).messages) for cid in r.ranking]
-        rows.append({"id": r.id, "prompt": _clean(r.messages), "responses": responses,
-                     "chosen": responses[0], "rejected": responses[-1]})
+        rows.append(_with_tools({"id": r.id, "prompt": _clean(r.messages), "responses": responses,
+                                 "chosen": responses[0], "rejected": responses[-1]}, r))
     return rows
 
 

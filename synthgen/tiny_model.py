@@ -20,6 +20,13 @@ SPECIAL_TOKENS = [BOS, EOS, HEADER_START, HEADER_END, EOT, PAD, "<|python_tag|>"
 # Llama 3 layout; tool calls are rendered as JSON after <|python_tag|> and tool results as 'ipython'.
 CHAT_TEMPLATE = (
     "{{- bos_token }}"
+    # offered tools (a `tools` column): a system turn like the one the tool-use generators prompt with
+    "{%- if tools %}"
+    "{{- '<|start_header_id|>system<|end_header_id|>\\n\\nEnvironment: ipython\\nTools:\\n' }}"
+    "{%- for tool in tools %}{{- (tool['function'] if tool.get('function') else tool) | tojson }}{{- '\\n' }}"
+    "{%- endfor %}"
+    "{{- '<|eot_id|>' }}"
+    "{%- endif %}"
     "{%- for message in messages %}"
     "{%- set role = 'ipython' if message['role'] == 'tool' else message['role'] %}"
     "{%- if message['role'] == 'assistant' %}"

@@ -49,7 +49,8 @@ def build_sft_trainer(config: SFTTrainConfig):
     check_model_dir(config.model)
     dataset = load_dataset_any(config.dataset)
     require_columns(dataset, ("messages",), kind="SFT")
-    dataset = dataset.select_columns(["messages"])
+    # `tools` (tool-use exports: the schemas offered, a JSON string) reaches the chat template through TRL
+    dataset = dataset.select_columns([c for c in ("messages", "tools") if c in dataset.column_names])
     tokenizer = AutoTokenizer.from_pretrained(str(config.model))
     _check_template(tokenizer, config.model)
     model = AutoModelForCausalLM.from_pretrained(str(config.model), dtype="auto")

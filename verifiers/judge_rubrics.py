@@ -57,6 +57,12 @@ RUBRICS: dict[str, Rubric] = {r.name: r for r in (
         Criterion("idiomatic", "1 (fights the language) to 5 (idiomatic, uses the standard library well)", 1, 5),
         Criterion("documentation", "1 (none where needed) to 5 (helpful comments and docstrings)", 1, 5),
     )),
+    # Tool use: the final answer of an executed tool-call trace (the conversation shows the calls and outputs).
+    Rubric("tool_use", "The assistant called tools and then gave a final answer. Judge the final answer.", (
+        Criterion("uses_tool_outputs", "1 if the answer rests on what the tools returned (no numbers or facts "
+                                       "contradicting or ignoring the tool outputs), else 0"),
+        Criterion("answers_question", "1 if it answers what the user asked, completely and clearly, else 0"),
+    )),
     # factuality generator: an answer given WITHOUT the passage, judged against it (reference = passage + answer)
     # Long context: an answer is judged against the passage it was written from (the conversation
     # holds the passage and the question), a summary against the text it summarises.

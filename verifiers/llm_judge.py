@@ -84,7 +84,10 @@ class LLMJudgeVerifier(Verifier):
         if len(response) > cfg.max_response_chars:
             response = response[: cfg.max_response_chars] + "\n[... cut ...]"
         reference = record.metadata.get(cfg.reference_field)
-        prompt = build_prompt(rubric, _render(record.messages), response, str(reference) if reference else None)
+        # The conversation includes the candidate's turns before its final answer (tool calls and their
+        # outputs), so a rubric can ask whether the answer uses what the tools returned.
+        conversation = _render(record.messages + candidate.messages[:-1])
+        prompt = build_prompt(rubric, conversation, response, str(reference) if reference else None)
         attempts: list[dict[str, Any]] = []
         judgement = None
         for attempt in range(cfg.retries + 1):
