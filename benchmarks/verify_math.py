@@ -1,11 +1,14 @@
-"""The math verifier vs math-verify alone: checks per second and accuracy.
+"""The math verifier vs math-verify alone: checks per second, latency and accuracy.
 
-Throughput: 1,000 (reference, response) pairs (the fixture set plus generated fractions, decimals,
+Throughput: 1,000 (reference, response) pairs (the fixture sets plus generated fractions, decimals,
 percentages, powers and expressions, about half of them wrong). math-verify alone is
-``verify(parse("$ref$"), parse(response))`` in the main thread, one pair after another (its own
-signal-based timeouts on). Ours is ``MathVerifier.verify`` (answer extraction + math-verify + sympy
+``verify(parse("$ref$"), parse(response))`` with its defaults in the main thread, one pair after
+another. Ours is ``MathVerifier.verify`` (answer extraction + our rules + math-verify + sympy
 fallbacks) with all pairs in flight and ``--workers`` worker processes, each check under a deadline.
-Accuracy: both on the hand-written fixture set (tests/verifiers/fixtures/math_pairs.jsonl).
+Latency: constructing the verifier, its first check right after construction (workers still
+importing sympy), the first check once the workers are up, and the median / p90 / max of
+sequential checks. Accuracy: both checkers' defaults on the fixture sets
+(tests/verifiers/fixtures/math_pairs.jsonl and math_public_forms.jsonl, known verdicts both ways).
 Run: ``.venv/bin/python benchmarks/verify_math.py [--workers 2]``
 """
 
@@ -16,18 +19,21 @@ import asyncio
 import json
 import logging
 import random
+import statistics
 import time
 from pathlib import Path
 
 from synthgen.records import Record
 from verifiers.math_answer import MathConfig, MathVerifier, check
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "verifiers" / "fixtures" / "math_pairs.jsonl"
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "tests" / "verifiers" / "fixtures"
+FIXTURE_FILES = ("math_pairs.jsonl", "math_public_forms.jsonl")
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 
 def fixture_pairs() -> list[dict]:
-    return [json.loads(line) for line in FIXTURES.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for name in FIXTURE_FILES
+            for line in (FIXTURE_DIR / name).read_text().splitlines() if line.strip()]
 
 
 def generated_pairs(n: int, seed: int = 0) -> list[dict]:
@@ -69,7 +75,8 @@ async def ours(pairs: list[dict], verifier: MathVerifier) -> tuple[float, list[b
     records = []
     for k, p in enumerate(pairs):
         record = Record(id=f"m{k}", metadata={"answer": p["reference"]})
-        record.add_candidate([{"role": "assistant", "content": p["response"]}])
+        meta = {"finish_reason": p["finish_reason"]} if "finish_reason" in p else {}
+        record.add_candidate([{"role": "assistant", "content": p["response"]}], metadata=meta)
         records.append(record)
     start = time.perf_counter()
     verdicts = await asyncio.gather(*(verifier.verify(r, r.candidates[0], None) for r in records))
@@ -85,35 +92,74 @@ def accuracy(results: list[bool], pairs: list[dict]) -> tuple[int, int, int]:
 
 def ours_inline(pairs: list[dict]) -> tuple[float, list[bool]]:
     """The same check in this thread, without worker processes or deadline (the algorithm's cost)."""
+    order = MathConfig().extract_order
     start = time.perf_counter()
-    results = [check(p["response"], p["reference"], ["boxed", "answer_is", "last_number"], 6, False)["equal"]
+    results = [check(p["response"], p["reference"], order, 6, False)["equal"] and p.get("finish_reason") != "length"
                for p in pairs]
     return time.perf_counter() - start, results
+
+
+async def latencies(pairs: list[dict], workers: int) -> dict[str, float]:
+    """Seconds: construct, first check at once, first check with workers up; sequential percentiles."""
+    t0 = time.perf_counter()
+    cold = MathVerifier(MathConfig(workers=workers, timeout_s=10))
+    construct = time.perf_counter() - t0
+    try:
+        t0 = time.perf_counter()
+        await ours(pairs[:1], cold)
+        first_cold = time.perf_counter() - t0
+    finally:
+        await cold.close()
+    warm = MathVerifier(MathConfig(workers=workers, timeout_s=10))
+    try:
+        while any(not f.done() for f in warm._pool._warmups):  # as in a pipeline: built before generation
+            await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        await ours(pairs[1:2], warm)
+        first_warm = time.perf_counter() - t0
+        each = []
+        for p in pairs:
+            t0 = time.perf_counter()
+            await ours([p], warm)
+            each.append(time.perf_counter() - t0)
+    finally:
+        await warm.close()
+    each.sort()
+    return {"construct": construct, "first_cold": first_cold, "first_warm": first_warm,
+            "median": statistics.median(each), "p90": each[int(0.9 * (len(each) - 1))], "max": each[-1]}
 
 
 async def main(args: argparse.Namespace) -> None:
     fixtures = fixture_pairs()
     pairs = (fixtures + generated_pairs(args.pairs))[: args.pairs]
+    lat = await latencies(pairs[: args.latency_pairs], args.workers)
     verifier = MathVerifier(MathConfig(workers=args.workers, timeout_s=10))
     mv_s = our_s = inline_s = float("inf")
     try:
-        await ours(pairs[:4], verifier)  # start the worker processes (spawn + imports) before timing
+        await ours(pairs[:4], verifier)  # workers up before timing throughput
         for _ in range(args.repeats):  # best of N: the machine is shared and noisy
             mv_s = min(mv_s, math_verify_alone(pairs)[0])
             inline_s = min(inline_s, ours_inline(pairs)[0])
             our_s = min(our_s, (await ours(pairs, verifier))[0])
         _, mv_fix = math_verify_alone(fixtures)
         _, our_fix = await ours(fixtures, verifier)
+        _, inline_fix = ours_inline(fixtures)
     finally:
         await verifier.close()
     n = len(pairs)
-    print(f"{n} answer pairs for throughput (best of {args.repeats}); {len(fixtures)} fixture pairs for accuracy")
+    accepts = sum(p["equal"] for p in fixtures)
+    print(f"{n} answer pairs for throughput (best of {args.repeats}); {len(fixtures)} fixture pairs for accuracy "
+          f"({accepts} must accept, {len(fixtures) - accepts} must reject)")
     print(f"{'checker':<38}{'seconds':>9}{'checks/s':>10}{'fixture acc':>13}{'false acc':>11}{'false rej':>11}")
     for label, secs, fix in (("math-verify alone (1 thread)", mv_s, mv_fix),
-                             ("math verifier in-process (1 thread)", inline_s, our_fix),
+                             ("math verifier in-process (1 thread)", inline_s, inline_fix),
                              (f"math verifier ({args.workers} processes)", our_s, our_fix)):
         ok, fa, fr = accuracy(fix, fixtures)
         print(f"{label:<38}{secs:>9.2f}{n / secs:>10.1f}{ok / len(fixtures):>12.1%}{fa:>11}{fr:>11}")
+    print(f"latency (s): construct {lat['construct']:.3f}, first check at once {lat['first_cold']:.3f}, "
+          f"first check with workers up {lat['first_warm']:.4f}; sequential checks over "
+          f"{args.latency_pairs} pairs: median {lat['median'] * 1000:.1f} ms, p90 {lat['p90'] * 1000:.1f} ms, "
+          f"max {lat['max'] * 1000:.0f} ms")
     print(f"ratio math verifier / math-verify alone: throughput {mv_s / our_s:.2f}x, "
           f"fixture accuracy {accuracy(our_fix, fixtures)[0]}/{len(fixtures)} vs "
           f"{accuracy(mv_fix, fixtures)[0]}/{len(fixtures)}")
@@ -124,4 +170,5 @@ if __name__ == "__main__":
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--latency-pairs", type=int, default=200)
     asyncio.run(main(parser.parse_args()))
