@@ -6,6 +6,11 @@ way) are verified by ``code_exec`` through the Docker pool (or ``--backend bubbl
 code_exec assembles) with the host's ``/usr/bin/python3`` in temporary directories, ``--workers``
 at once. Both must accept exactly the correct half. Goal: sandbox time <= 1.5x bare.
 Run: ``.venv/bin/python benchmarks/verify_code.py [--backend docker|bubblewrap] [--workers 2]``
+
+``--suite layouts``: the benchmark-style records of ``tests/verifiers/fixtures/code_layouts.py``
+(HumanEval, HumanEval-X, MultiPL-E layouts with imports in the prompt, every language, correct and
+mutant answers) through ``code_exec``: verdicts right per language and seconds per verdict; the last
+line compares TypeScript transpile-only with type-checked verification in the same run.
 """
 
 from __future__ import annotations
@@ -122,7 +127,61 @@ async def run_bare(cases, workers: int, python: str) -> tuple[float, list[bool]]
         shutil.rmtree(root, ignore_errors=True)
 
 
+async def run_layouts(backend: str, workers: int) -> None:
+    import statistics
+
+    from tests.verifiers.fixtures.code_layouts import CASES
+    from verifiers.code_exec import CodeExecConfig
+
+    if backend == "docker":
+        from sandboxes.docker_pool import DockerConfig, DockerSandbox
+        sandbox = DockerSandbox(DockerConfig(pool_size=workers))
+    else:
+        from sandboxes.bwrap import BubblewrapSandbox, BwrapConfig
+        sandbox = BubblewrapSandbox(BwrapConfig(workers=workers))
+    runs = []
+    for case in CASES:
+        for name, code in [("correct", case["correct"]), *case["wrong"].items()]:
+            meta = {"language": case["language"], "prefix": case["prefix"], "tests": case["tests"]}
+            if case.get("entry_point"):
+                meta["entry_point"] = case["entry_point"]
+            record = Record(id=f"{case['id']}-{name}", messages=[{"role": "user", "content": "x"}], metadata=meta)
+            record.add_candidate([{"role": "assistant", "content": f"```{case['language']}\n{code}```"}])
+            runs.append((case["language"], name == "correct", record))
+    async with sandbox:
+        ctx = RunContext(sandbox=TimedSandbox(sandbox, Timers(), asyncio.Semaphore(workers))).for_item("bench")
+
+        async def timed(verifier, record):
+            t0 = time.perf_counter()
+            verdict = await verifier.verify(record, record.candidates[0], ctx)
+            return verdict.passed, time.perf_counter() - t0
+
+        results = await asyncio.gather(*(timed(CodeExecVerifier(), r) for _, _, r in runs))
+        ts = [r for lang, _, r in runs if lang == "typescript"] * 3
+        checked = await asyncio.gather(*(timed(CodeExecVerifier(), r) for r in ts))
+        loose = await asyncio.gather(*(timed(CodeExecVerifier(CodeExecConfig(typescript_check=False)), r) for r in ts))
+    print(f"{'language':<12}{'correct accepted':>18}{'mutants rejected':>18}{'median s':>10}")
+    right = 0
+    for lang in dict.fromkeys(lang for lang, _, _ in runs):
+        mine = [(good, res) for (lg, good, _), res in zip(runs, results) if lg == lang]
+        acc = sum(1 for good, (ok, _) in mine if good and ok)
+        rej = sum(1 for good, (ok, _) in mine if not good and not ok)
+        n_good = sum(1 for good, _ in mine if good)
+        right += acc + rej
+        med = statistics.median(sec for _, (_, sec) in mine)
+        print(f"{lang:<12}{f'{acc}/{n_good}':>18}{f'{rej}/{len(mine) - n_good}':>18}{med:>10.2f}")
+    t_checked = statistics.median(sec for _, sec in checked)
+    t_loose = statistics.median(sec for _, sec in loose)
+    same = [a[0] for a in checked] == [b[0] for b in loose]
+    print(f"verdicts right: {right}/{len(runs)}; TypeScript verdicts equal in both modes: {same}")
+    print(f"ratio TypeScript type-checked / transpile-only = {t_checked / t_loose:.2f}x "
+          f"({t_checked:.2f}s vs {t_loose:.2f}s per verdict)")
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.suite == "layouts":
+        await run_layouts(args.backend, args.workers)
+        return
     cases = build_cases()
     truth = [c for _, c in cases]
     bare_s, bare_ok = await run_bare(cases, args.workers, args.python)
@@ -144,4 +203,5 @@ if __name__ == "__main__":
     parser.add_argument("--backend", choices=["docker", "bubblewrap"], default="docker")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--python", default="/usr/bin/python3", help="interpreter of the bare baseline")
+    parser.add_argument("--suite", choices=["python", "layouts"], default="python")
     asyncio.run(main(parser.parse_args()))

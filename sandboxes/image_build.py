@@ -1,11 +1,17 @@
-"""Offline build of the sandbox image: debootstrap -> docker import -> a build adding the supervisor.
+"""Offline build of the sandbox image: debootstrap -> docker import -> builds adding libraries and the supervisor.
 
-No registry is needed. Two layers, each cached by a content label:
+No registry is needed. Three layers, each cached by a content label:
 * the **base** (``synthgen-sandbox-base:<packages hash>``): a debootstrap ``--variant=minbase`` of
   Debian bookworm with every recipe's toolchain, apt archives deleted, ``docker import``-ed. Minutes;
   rebuilt only when the recipes' package list changes. The mirror is debootstrap's default.
-* the **image** (``synthgen-sandbox:<recipes+supervisor hash>``, also tagged ``:latest``): the base
-  plus ``sandboxes/image/`` (the in-container supervisor and recipe support files). Seconds.
+* the **libraries** (``synthgen-sandbox-libs:<hash>``): one ``apt-get install`` of the common libraries
+  of :data:`sandboxes.image_packages.SHIPPED` (numpy, pandas, javatuples, lodash, OpenSSL, boost...).
+  A minute or two; rebuilt when that list changes.
+* the **image** (``synthgen-sandbox:<recipes+supervisor hash>``, also tagged ``:latest``): the
+  libraries plus ``sandboxes/image/`` (the in-container supervisor and recipe support files). Seconds.
+
+A user's extra packages (:class:`sandboxes.image_packages.ImagePackages`) make one more layer on top,
+tagged ``synthgen-sandbox:<image hash>-x<list hash>`` and found again by that tag (:func:`ensure_image`).
 """
 
 from __future__ import annotations
@@ -22,14 +28,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandboxes.image_packages import ImagePackages, install_script, library_packages
 from sandboxes.recipes import debian_packages, recipes_hash
 from synthgen.errors import SynthgenError
 
 IMAGE_REPO = "synthgen-sandbox"
 BASE_REPO = "synthgen-sandbox-base"
+LIBS_REPO = "synthgen-sandbox-libs"
 DEFAULT_IMAGE = f"{IMAGE_REPO}:latest"
 LABEL_HASH = "synthgen.sandbox.hash"
 LABEL_BASE_HASH = "synthgen.sandbox.base_hash"
+LABEL_LIBS_HASH = "synthgen.sandbox.libs_hash"
+LABEL_EXTRA = "synthgen.sandbox.extra_packages"
 SUITE = "bookworm"
 IMAGE_FILES = Path(__file__).parent / "image"
 
@@ -51,9 +61,14 @@ def base_hash() -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def libs_hash() -> str:
+    key = f"{base_hash()}|{','.join(library_packages())}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def image_hash() -> str:
-    """Hash of the recipes, the package list and every file baked in by the top layer."""
-    h = hashlib.sha256(f"{recipes_hash()}|{base_hash()}".encode())
+    """Hash of the recipes, the package lists and every file baked in by the top layer."""
+    h = hashlib.sha256(f"{recipes_hash()}|{base_hash()}|{libs_hash()}".encode())
     for path in sorted(p for p in IMAGE_FILES.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         h.update(str(path.relative_to(IMAGE_FILES)).encode())
         h.update(path.read_bytes())
@@ -116,6 +131,7 @@ def _build_base(tag: str, bhash: str, log: Callable[[str], None]) -> None:
         _docker("import", "--change", f"LABEL {LABEL_BASE_HASH}={bhash}", "-", tag, stdin=tar.stdout)
         if tar.wait() != 0:
             raise ImageBuildError("tar of the debootstrapped rootfs failed")
+        log(f"  base built in {time.monotonic() - t0:.0f}s")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -128,18 +144,47 @@ def _dockerfile(base: str, ihash: str) -> str:
             # Mount points that exist in the read-only root; the work dir is a sized tmpfs at run time.
             "RUN mkdir -p /work /opt/synthgen/chan && chmod 1777 /work && python3 -m compileall -q /opt/synthgen",
             "ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin",
-            f"LABEL {LABEL_HASH}={ihash} {LABEL_BASE_HASH}={base_hash()}",
+            f"LABEL {LABEL_HASH}={ihash} {LABEL_BASE_HASH}={base_hash()} {LABEL_LIBS_HASH}={libs_hash()}",
             'ENTRYPOINT ["python3", "-u", "/opt/synthgen/supervisor.py"]',
             "",
         ]
     )
 
 
-def _untag_older(repo: str, keep: set[str]) -> None:
+def _untag_older(repo: str, keep: set[str], keep_prefix: str | None = None) -> None:
     """Drop tags of earlier builds; layers still used by a running container stay until it ends."""
     tags = _docker("images", repo, "--format", "{{.Tag}}").split()
     for old in set(tags) - keep:
+        if keep_prefix and old.startswith(keep_prefix):
+            continue
         subprocess.run(["docker", "rmi", f"{repo}:{old}"], capture_output=True, check=False)
+
+
+def _docker_build(dockerfile: str, tags: list[str], *, with_image_files: bool = False) -> None:
+    """``docker build`` from a context made on the fly: the Dockerfile (plus ``sandboxes/image/``)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        if with_image_files:
+            tar.add(str(IMAGE_FILES), arcname="image", filter=lambda ti: None if "__pycache__" in ti.name else ti)
+    args = ["build", "-q"]
+    for tag in tags:
+        args += ["-t", tag]
+    _docker(*args, "-", input_bytes=buf.getvalue())
+
+
+def _build_libs(base: str, tag: str, lhash: str, log: Callable[[str], None]) -> None:
+    pkgs = library_packages()
+    log(f"apt-get install of {len(pkgs)} library packages -> {tag} (a minute or two)")
+    t0 = time.monotonic()
+    _docker_build(
+        "\n".join([f"FROM {base}", f"RUN {install_script(pkgs)}", f"LABEL {LABEL_LIBS_HASH}={lhash}", ""]),
+        [tag],
+    )
+    log(f"  libraries installed in {time.monotonic() - t0:.0f}s")
 
 
 def build_image(*, force: bool = False, log: Callable[[str], None] = print) -> BuildResult:
@@ -157,19 +202,41 @@ def build_image(*, force: bool = False, log: Callable[[str], None] = print) -> B
         _build_base(base, bhash, log)
     else:
         log(f"base {base} is cached")
+    lhash = libs_hash()
+    libs = f"{LIBS_REPO}:{lhash}"
+    if force or image_label(libs, LABEL_LIBS_HASH) != lhash:
+        _build_libs(base, libs, lhash, log)
+    else:
+        log(f"libraries {libs} are cached")
     log(f"docker build -> {tag}")
-    # A build context on the fly: the Dockerfile plus sandboxes/image/.
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        data = _dockerfile(base, ihash).encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-        tar.add(str(IMAGE_FILES), arcname="image", filter=lambda ti: None if "__pycache__" in ti.name else ti)
-    _docker("build", "-q", "-t", tag, "-t", DEFAULT_IMAGE, "-", input_bytes=buf.getvalue())
-    _untag_older(IMAGE_REPO, keep={ihash, "latest"})
+    _docker_build(_dockerfile(libs, ihash), [tag, DEFAULT_IMAGE], with_image_files=True)
+    _untag_older(IMAGE_REPO, keep={ihash, "latest"}, keep_prefix=f"{ihash}-x")
+    _untag_older(LIBS_REPO, keep={lhash})
     log(f"built {tag} (also {DEFAULT_IMAGE}) in {time.monotonic() - t0:.0f}s")
     return BuildResult(tag, ihash, True, time.monotonic() - t0)
+
+
+def ensure_image(packages: ImagePackages | None, *, image: str = DEFAULT_IMAGE,
+                 log: Callable[[str], None] = print) -> str:
+    """The image to run: ``image`` itself, or ``image`` plus the user's packages (built once, then cached)."""
+    if packages is None or packages.empty():
+        return image
+    ihash = image_label(image, LABEL_HASH)
+    if ihash is None:
+        raise ImageBuildError(f"sandbox image {image!r} not found; build it with `synthgen sandbox build`")
+    key = packages.key()
+    tag = f"{IMAGE_REPO}:{ihash or 'custom'}-x{key}"
+    if image_label(tag, LABEL_EXTRA) == key:
+        return tag
+    log(f"adding packages {packages.model_dump()} to {image} -> {tag}")
+    t0 = time.monotonic()
+    _docker_build(
+        "\n".join([f"FROM {image}", f"RUN {install_script(packages.apt, packages.pip, packages.npm)}",
+                   f"LABEL {LABEL_EXTRA}={key}", ""]),
+        [tag],
+    )
+    log(f"  built {tag} in {time.monotonic() - t0:.0f}s")
+    return tag
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from typing import Literal
 from synthgen.errors import SynthgenError
 
 # "exit_code": the job failed iff it exited non-zero. "exit_code_or_stderr": also when it wrote to
-# stderr (node's console.assert prints "Assertion failed" and still exits 0).
+# stderr (sqlite3 reports some errors on stderr and still exits 0). Node jobs preload
+# image/js/strict-assert.js so a failing console.assert exits 1 and logging to stderr stays harmless.
 FailureMode = Literal["exit_code", "exit_code_or_stderr"]
 
 _SHELL_CHARS = set("*?[]|&;<>()$`\\\"'\n")
@@ -59,6 +60,14 @@ def command_argv(command: str, argv: tuple[str, ...] = ()) -> list[str]:
 
 
 _TS_NODE_GLOBALS = "/opt/synthgen/ts/node-globals.d.ts"
+_NODE_RUN = "node --require /opt/synthgen/js/strict-assert.js"
+# Global npm packages a user adds to the image (sandboxes/image_packages.py) live here; Debian's
+# node-* packages are found through node's own global paths.
+_NODE_ENV = {"NODE_PATH": "/usr/local/lib/node_modules"}
+# Jars of the shipped Java libraries (Debian's names); javac and java both read CLASSPATH.
+_JAVA_CLASSPATH = ":".join(
+    [".", *(f"/usr/share/java/{jar}.jar" for jar in ("javatuples", "commons-lang3", "guava", "gson"))]
+)
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -70,7 +79,7 @@ RECIPES: dict[str, Recipe] = {
             aliases=("py", "python3"),
             debian_packages=("python3-minimal", "python3"),
             binaries=("python3",),
-            env={"PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1"},
+            env={"PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"},
         ),
         Recipe(
             "c",
@@ -98,22 +107,22 @@ RECIPES: dict[str, Recipe] = {
             debian_packages=("default-jdk-headless",),
             binaries=("javac", "java"),
             min_processes=128,
+            env={"CLASSPATH": _JAVA_CLASSPATH},
         ),
         Recipe(
             "javascript",
             "main.js",
-            "node {main}",
-            failure="exit_code_or_stderr",
+            f"{_NODE_RUN} {{main}}",
             aliases=("js", "node", "nodejs"),
             debian_packages=("nodejs",),
             binaries=("node",),
             min_processes=32,
+            env=_NODE_ENV,
         ),
         Recipe(
             "typescript",
             "main.ts",
-            "node {stem}.js",
-            failure="exit_code_or_stderr",
+            f"{_NODE_RUN} {{stem}}.js",
             compile_cmd=(
                 f"tsc --target es2020 --module commonjs --skipLibCheck --outDir . {_TS_NODE_GLOBALS} *.ts"
             ),
@@ -121,6 +130,7 @@ RECIPES: dict[str, Recipe] = {
             debian_packages=("nodejs", "node-typescript"),
             binaries=("node", "tsc"),
             min_processes=32,
+            env=_NODE_ENV,
         ),
         Recipe(
             "php",
@@ -133,7 +143,8 @@ RECIPES: dict[str, Recipe] = {
             "rust",
             "main.rs",
             "./main",
-            compile_cmd="rustc -O -o main {main}",
+            # -O alone turns overflow checks off: a sum that panics in a debug build would pass.
+            compile_cmd="rustc -O -C overflow-checks=on -o main {main}",
             aliases=("rs",),
             debian_packages=("rustc",),
             binaries=("rustc",),

@@ -46,6 +46,10 @@ class Limits:
     processes: int = 64
     output_bytes: int = 1 << 20  # per stream
     file_size_mb: int = 16
+    # The compile step's own limits: a 1 s program limit must not kill tsc or javac. None: the
+    # backend's ``compile_wall_s`` (60 s by default, at least the program's wall limit) for both.
+    compile_wall_time_s: float | None = None
+    compile_cpu_time_s: float | None = None
 
 
 @dataclass(frozen=True)

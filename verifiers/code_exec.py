@@ -14,7 +14,16 @@ Reads (field names configurable):
   * absent: model-written unit tests, from ``candidate.metadata["unit_tests"]`` or the second fenced
     block of the language in the response, appended to the solution like an assertion program;
 - ``record.metadata["prefix"]`` (optional): code placed before the solution (a HumanEval prompt that
-  the completion continues, a SQL schema and its rows).
+  the completion continues, a SQL schema and its rows);
+- build options (optional), per record or per language in the config: ``compile_flags`` and
+  ``link_flags`` (appended to the recipe's compile command), ``compile_cmd`` / ``run_cmd`` (replace
+  the recipe's). C/C++ programs that include OpenSSL or GMP headers get those libraries linked.
+  TypeScript is type-checked by ``tsc`` unless ``typescript_check`` is off (transpile only).
+  Compilation has its own time limit (``compile_time_limit_s``), so a 1 s program limit never
+  kills ``tsc`` or ``javac``.
+
+Pass rule: the program's exit status (and the tests' assertions): JavaScript and TypeScript run
+with a ``console.assert`` that exits 1 on failure, so logging to stderr does not fail a program.
 
 Code only ever runs through ``ctx.sandbox``. Statuses map to failed verdicts whose feedback says
 what happened: compile errors (the compiler output), runtime errors (the failing assertion with
@@ -31,14 +40,18 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from sandboxes.recipes import get_recipe
 from sandboxes.types import ExecRequest, ExecResult, ExecStatus, Limits, SandboxFailure
 from synthgen.errors import TransientError
 from synthgen.plugins import PluginConfig, Verifier
 from synthgen.records import Candidate, Record, Verdict
 from verifiers.code_extract import canonical_language, code_blocks, extract_code
-from verifiers.code_programs import Job, assertion_job, program_job
+from verifiers.code_programs import Job, assertion_job, auto_link_flags, program_job
 
 TAIL = 1500  # characters of compiler / stderr output kept in feedback
+# TypeScript without type checking: syntax errors still fail (image/ts/transpile.js).
+TS_TRANSPILE_ONLY = "node /opt/synthgen/ts/transpile.js *.ts"
+BUILD_OPTIONS = ("compile_flags", "link_flags", "compile_cmd", "run_cmd")
 
 
 class CodeExecConfig(PluginConfig):
@@ -51,9 +64,21 @@ class CodeExecConfig(PluginConfig):
     test_style: Literal["auto", "assert", "io", "model"] = Field(
         "auto", description="auto: a list of cases -> io, a string -> assert, no tests -> model")
     output_match: Literal["exact", "whitespace"] = "whitespace"
-    time_limit_s: float = Field(10.0, gt=0)
+    time_limit_s: float = Field(10.0, gt=0, description="wall and CPU limit of the program")
+    compile_time_limit_s: float = Field(
+        60.0, gt=0, description="wall and CPU limit of the compile step, separate from the program's")
     memory_mb: int = Field(512, ge=16)
     max_failures_in_feedback: int = Field(3, ge=1)
+    typescript_check: bool = Field(True, description="type-check TypeScript with tsc; off: transpile only")
+    compile_flags: dict[str, str] = Field(
+        default_factory=dict, description="extra compile flags per language, e.g. {cpp: '-std=c++20'}")
+    link_flags: dict[str, str] = Field(
+        default_factory=dict, description="extra link flags per language, e.g. {c: '-lpthread'}")
+    compile_cmd: dict[str, str] = Field(
+        default_factory=dict, description="replaces the recipe's compile command ({main}, {stem})")
+    run_cmd: dict[str, str] = Field(default_factory=dict, description="replaces the recipe's run command")
+    options_from_record: bool = Field(
+        True, description="read compile_flags/link_flags/compile_cmd/run_cmd from record.metadata too")
 
 
 def _tail(text: str, n: int = TAIL) -> str:
@@ -93,9 +118,16 @@ def describe_failure(result: ExecResult, limits: Limits) -> str:
     parts = [f"runtime error (exit code {result.exit_code})" if result.exit_code else "the tests failed"]
     if result.stderr_text.strip():
         parts.append(_tail(result.stderr_text))
-    elif result.stdout_text.strip():
+    # Some test programs report their failures on stdout: show it too.
+    if result.stdout_text.strip():
         parts.append("stdout:\n" + _tail(result.stdout_text, 500))
     return "\n".join(parts)
+
+
+def _as_command(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return str(value or "").strip()
 
 
 class CodeExecVerifier(Verifier):
@@ -119,12 +151,13 @@ class CodeExecVerifier(Verifier):
             style = "io" if isinstance(tests, list) else "assert" if isinstance(tests, str) and tests.strip() \
                 else "model"
         prefix = str(record.metadata.get(cfg.prefix_field) or "")
-        limits = Limits(wall_time_s=cfg.time_limit_s, cpu_time_s=cfg.time_limit_s, memory_mb=cfg.memory_mb)
+        limits = Limits(wall_time_s=cfg.time_limit_s, cpu_time_s=cfg.time_limit_s, memory_mb=cfg.memory_mb,
+                        compile_wall_time_s=cfg.compile_time_limit_s, compile_cpu_time_s=cfg.compile_time_limit_s)
         details: dict[str, Any] = {"language": language, "style": style}
         if style == "io":
             if not isinstance(tests, list) or not tests:
                 return self._fail(f"record.metadata[{cfg.tests_field!r}] has no stdin/stdout cases", details)
-            verdict = await self._io(ctx, language, solution, prefix, tests, limits, details)
+            verdict = await self._io(ctx, record, language, solution, prefix, tests, limits, details)
         else:
             if style == "model":
                 tests = candidate.metadata.get(cfg.model_tests_field)
@@ -138,17 +171,35 @@ class CodeExecVerifier(Verifier):
                 return self._fail(f"record.metadata[{cfg.tests_field!r}] has no test program", details)
             entry = record.metadata.get(cfg.entry_point_field)
             job = assertion_job(language, solution, str(tests), prefix=prefix, entry_point=entry)
-            verdict = await self._assert(ctx, language, job, limits, details)
+            verdict = await self._assert(ctx, record, language, job, limits, details)
         verdict.details["seconds"] = round(time.perf_counter() - start, 4)
         return verdict
 
     def _fail(self, feedback: str, details: dict[str, Any]) -> Verdict:
         return Verdict(verifier=self.name, passed=False, score=0.0, feedback=feedback, details=details)
 
-    @staticmethod
-    def _request(language: str, job: Job, limits: Limits, stdin: str = "") -> ExecRequest:
+    def _commands(self, language: str, job: Job, record: Record) -> tuple[str | None, str | None]:
+        """(compile command, run command) with the config's and the record's options applied."""
+        cfg: CodeExecConfig = self.config
+        per_lang = {opt: {canonical_language(k): v for k, v in getattr(cfg, opt).items()} for opt in BUILD_OPTIONS}
+        rec = {opt: _as_command(record.metadata.get(opt)) if cfg.options_from_record else ""
+               for opt in BUILD_OPTIONS}
+        compile_cmd = rec["compile_cmd"] or per_lang["compile_cmd"].get(language) or job.compile_cmd
+        if not compile_cmd and language == "typescript" and not cfg.typescript_check:
+            compile_cmd = TS_TRANSPILE_ONLY
+        compile_cmd = compile_cmd or get_recipe(language).compile_cmd
+        if compile_cmd:
+            extra = [per_lang["compile_flags"].get(language, ""), rec["compile_flags"],
+                     *auto_link_flags(language, job.files), per_lang["link_flags"].get(language, ""),
+                     rec["link_flags"]]
+            compile_cmd = " ".join([compile_cmd, *(e for e in extra if e)])
+        run_cmd = rec["run_cmd"] or per_lang["run_cmd"].get(language) or job.run_cmd
+        return compile_cmd, run_cmd or None
+
+    def _request(self, language: str, job: Job, limits: Limits, record: Record, stdin: str = "") -> ExecRequest:
+        compile_cmd, run_cmd = self._commands(language, job, record)
         return ExecRequest(language=language, files=dict(job.files), main_file=job.main_file, stdin=stdin,
-                           limits=limits)
+                           limits=limits, compile_cmd=compile_cmd, run_cmd=run_cmd)
 
     @staticmethod
     def _check_sandbox(result: ExecResult) -> None:
@@ -157,9 +208,9 @@ class CodeExecVerifier(Verifier):
         if result.status is ExecStatus.SANDBOX_ERROR and result.error_kind is SandboxFailure.SANDBOX_DOWN:
             raise TransientError(f"sandbox down: {result.error or result.stderr_text[:200]}")
 
-    async def _assert(self, ctx: Any, language: str, job: Job, limits: Limits,
+    async def _assert(self, ctx: Any, record: Record, language: str, job: Job, limits: Limits,
                       details: dict[str, Any]) -> Verdict:
-        result = await ctx.sandbox.run(self._request(language, job, limits))
+        result = await ctx.sandbox.run(self._request(language, job, limits, record))
         self._check_sandbox(result)
         details.update(status=result.status.value, exit_code=result.exit_code,
                        stderr=_tail(result.stderr_text), stdout=_tail(result.stdout_text, 500),
@@ -169,14 +220,14 @@ class CodeExecVerifier(Verifier):
         return Verdict(verifier=self.name, passed=False, score=0.0, details=details,
                        feedback=describe_failure(result, limits))
 
-    async def _io(self, ctx: Any, language: str, solution: str, prefix: str, cases: list[Any],
+    async def _io(self, ctx: Any, record: Record, language: str, solution: str, prefix: str, cases: list[Any],
                   limits: Limits, details: dict[str, Any]) -> Verdict:
         cfg: CodeExecConfig = self.config
         job = program_job(language, solution, prefix=prefix)
         requests = []
         for case in cases:
             stdin = case.get("stdin", case.get("input", "")) if isinstance(case, dict) else ""
-            requests.append(self._request(language, job, limits, stdin=str(stdin or "")))
+            requests.append(self._request(language, job, limits, record, stdin=str(stdin or "")))
         results = await ctx.sandbox.run_many(requests)
         per_case: list[dict[str, Any]] = []
         failures: list[str] = []

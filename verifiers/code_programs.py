@@ -5,15 +5,21 @@ file, with three language rules:
 - **python** runs under a small harness (``main.py``) that executes ``program.py`` and, when an
   ``assert a == b`` fails, prints the failing line with both sides evaluated ("left: 5, right: 6"),
   so the feedback has expected and actual values without pytest;
-- **java** gets one file per top-level public class (``javac *.java``): the tests' class with
-  ``main`` is the entry file, the solution's classes go to their own file;
-- **php** gets a single ``<?php`` open tag and no stray ``?>`` between solution and tests.
+- **java** is laid out by :mod:`verifiers.code_java`: every file gets every part's imports, the class
+  with the tests' ``main`` is the entry file, other public classes get their own files;
+- **php** gets a single ``<?php`` open tag and no stray ``?>`` between solution and tests;
+- **rust** tests written as ``#[test]`` functions (HumanEval-X) are compiled with ``--test`` and run by
+  the test harness: compiled as a plain program they would be left out and every answer would pass.
+
+:func:`auto_link_flags` adds the libraries a C/C++ program's ``#include`` lines need (OpenSSL, GMP).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from verifiers.code_java import java_files
 
 PY_HARNESS = r'''
 import ast, linecache, sys, traceback
@@ -51,10 +57,13 @@ except BaseException:
     sys.exit(1)
 '''
 
-_JAVA_PUBLIC_CLASS = re.compile(r"^\s*public\s+(?:final\s+|abstract\s+)*(?:class|interface|enum|record)\s+(\w+)",
-                                re.MULTILINE)
-_JAVA_MAIN = re.compile(r"static\s+void\s+main\s*\(")
-_JAVA_IMPORT = re.compile(r"^\s*(?:import|package)\s+[\w.*\s]+;\s*$", re.MULTILINE)
+_RUST_TEST = re.compile(r"^\s*#\[test\]", re.MULTILINE)
+# (header pattern, libraries to link): the HumanEval-X C++ runner links OpenSSL the same way.
+_AUTO_LINK = (
+    (re.compile(r"#\s*include\s*<openssl/"), "-lssl -lcrypto"),
+    (re.compile(r"#\s*include\s*<gmpxx\.h>"), "-lgmpxx -lgmp"),
+    (re.compile(r"#\s*include\s*<gmp\.h>"), "-lgmp"),
+)
 
 
 @dataclass
@@ -64,6 +73,8 @@ class Job:
     files: dict[str, str]
     main_file: str | None = None
     notes: list[str] = field(default_factory=list)
+    compile_cmd: str | None = None  # instead of the recipe's (rust --test)
+    run_cmd: str | None = None
 
 
 def _php(parts: list[str]) -> str:
@@ -76,23 +87,28 @@ def _php(parts: list[str]) -> str:
 
 
 def _java(prefix: str, solution: str, tests: str) -> Job:
-    if not tests.strip():  # a whole program (stdin/stdout style)
-        source = (prefix + "\n" + solution) if prefix.strip() else solution
-        names = _JAVA_PUBLIC_CLASS.findall(source)
-        return Job({f"{names[0]}.java" if names else "Main.java": source},
-                   f"{names[0]}.java" if names else "Main.java")
-    test_names = _JAVA_PUBLIC_CLASS.findall(tests)
-    main_name = test_names[0] if test_names else "Main"
-    sol = (prefix + "\n" + solution) if prefix.strip() else solution
-    sol_names = [n for n in _JAVA_PUBLIC_CLASS.findall(sol) if n != main_name]
-    if main_name in _JAVA_PUBLIC_CLASS.findall(sol) or (not test_names and _JAVA_MAIN.search(sol)):
-        # solution and tests share a class: one file, imports hoisted to the top
-        imports = _JAVA_IMPORT.findall(sol) + _JAVA_IMPORT.findall(tests)
-        code = "\n".join(dict.fromkeys(i.strip() for i in imports)) + "\n" + \
-            _JAVA_IMPORT.sub("", sol) + "\n" + _JAVA_IMPORT.sub("", tests)
-        return Job({f"{main_name}.java": code}, f"{main_name}.java")
-    sol_file = f"{sol_names[0]}.java" if sol_names else "Solution.java"
-    return Job({sol_file: sol, f"{main_name}.java": tests}, f"{main_name}.java")
+    files, entry = java_files(prefix, solution, tests)
+    return Job(files, entry)
+
+
+def _rust(program: str) -> Job:
+    job = Job({"main.rs": program}, "main.rs")
+    if _RUST_TEST.search(program):
+        from sandboxes.recipes import get_recipe
+
+        # libtest's debug info alone passes the 16 MB file-size limit: strip it.
+        job.compile_cmd = get_recipe("rust").compile_cmd.replace("rustc ", "rustc --test -C strip=debuginfo ", 1)
+        job.run_cmd = "./main --test-threads=1"
+        job.notes.append("#[test] functions: compiled with --test")
+    return job
+
+
+def auto_link_flags(language: str, files: dict[str, str]) -> list[str]:
+    """Libraries to link for the headers a C/C++ program includes (nothing for other languages)."""
+    if language not in ("c", "cpp"):
+        return []
+    text = "\n".join(files.values())
+    return [flags for pattern, flags in _AUTO_LINK if pattern.search(text)]
 
 
 def assertion_job(language: str, solution: str, tests: str, *, prefix: str = "",
@@ -109,6 +125,8 @@ def assertion_job(language: str, solution: str, tests: str, *, prefix: str = "",
     if language == "php":
         return Job({"main.php": _php([prefix, solution, tests])}, "main.php")
     program = "\n\n".join(p.strip("\n") for p in (prefix, solution, tests) if p.strip()) + "\n"
+    if language == "rust":
+        return _rust(program)
     return Job({_default_file(language): program}, None)
 
 
