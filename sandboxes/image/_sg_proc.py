@@ -104,6 +104,9 @@ def _limit(limits: dict, nproc: int) -> None:
     if limits.get("address_space_mb"):
         a = limits["address_space_mb"] << 20
         resource.setrlimit(resource.RLIMIT_AS, (a, a))
+    if limits.get("nice"):
+        # Below the supervisor: 64 spinning processes must not delay the kill at the wall limit.
+        os.setpriority(os.PRIO_PROCESS, 0, int(limits["nice"]))
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")  # the cgroup OOM killer takes the job, never the supervisor

@@ -19,6 +19,9 @@ import pytest
 from sandboxes.types import ExecRequest, ExecResult, Sandbox
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A secret in the engine's environment before any sandbox starts: no process a job can see may hold it.
+CANARY = "synthgen-canary-" + os.urandom(8).hex()
+os.environ["SYNTHGEN_TEST_SECRET"] = CANARY
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("docker", "bubblewrap")
 
@@ -40,6 +43,13 @@ class LoopThreadRunner:
 
     def run_many(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         return self.call(self.sandbox.run_many(requests), timeout=1800)
+
+    def generation(self) -> object:
+        """Changes whenever a container or bubblewrap worker is replaced."""
+        sb = self.sandbox
+        if hasattr(sb, "_procs"):
+            return tuple(p.pid if p is not None else None for p in sb._procs)
+        return sb.stats["replacements"]
 
     def close(self) -> None:
         self.call(self.sandbox.close())
