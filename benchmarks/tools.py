@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generators.tools._mining import mine_source  # noqa: E402
-from sandboxes.types import ExecRequest, Limits  # noqa: E402
-from tools import ToolContext, ToolRef, ToolSession, Toolbox  # noqa: E402
+from generators.tools._mining import mine_source
+from sandboxes.types import ExecRequest, Limits
+from tools import Toolbox, ToolContext, ToolRef, ToolSession
 
 PACKAGES = ("synthgen", "sandboxes", "generators", "verifiers", "trainers", "tools")
 
@@ -104,8 +104,8 @@ def main() -> None:
 
     files, mined, ts_s, ast_s = min((bench_mining() for _ in range(args.rounds)), key=lambda r: r[2])
     tool_rate, bare_rate, ok = asyncio.run(bench_calls(args.backend, args.traces, args.calls))
-    print(f"| measurement | value | baseline (same run) |")
-    print(f"|---|---|---|")
+    print("| measurement | value | baseline (same run) |")
+    print("|---|---|---|")
     print(f"| python tool calls/s ({args.traces} traces x {args.calls} calls, {args.backend}) | {tool_rate:.1f} "
           f"({ok}/{args.traces * args.calls} ok) | bare sandbox jobs/s {bare_rate:.1f} |")
     print(f"| functions mined/s (tree-sitter, {files} files of the project) | {mined / ts_s:.0f} "

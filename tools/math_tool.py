@@ -55,9 +55,9 @@ def check_expression(text: str) -> str:
             return "only numbers are allowed as literals"
         if isinstance(node, ast.Name) and (node.id.startswith("_") or len(node.id) > 12):
             return f"name {node.id!r} is not allowed"
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS or node.keywords:
-                return "only known math functions may be called (sqrt, sin, log, ...)"
+        if isinstance(node, ast.Call) and (not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS
+                                           or node.keywords):
+            return "only known math functions may be called (sqrt, sin, log, ...)"
         if isinstance(node, ast.Compare) and (len(node.ops) != 1 or not isinstance(node.ops[0], ast.Eq)):
             return "only one '=' is allowed"
     return ""

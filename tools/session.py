@@ -26,7 +26,7 @@ class ToolSession:
         self.artifacts: dict[str, bytes] = {}  # every file the trace's calls wrote, latest version
         self._kernel: PythonKernel | None = None
 
-    def kernel(self, limits: "Limits") -> "PythonKernel":
+    def kernel(self, limits: Limits) -> PythonKernel:
         if self._kernel is None:
             from sandboxes.kernel import PythonKernel
 
@@ -42,7 +42,7 @@ class ToolSession:
             await self._kernel.close()
             self._kernel = None
 
-    async def __aenter__(self) -> ToolSession:
+    async def __aenter__(self) -> ToolSession:  # noqa: PYI034 - the class is not meant to be subclassed
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -87,16 +87,16 @@ def parse_docstring(text: str) -> Doc:
         elif section.startswith("return") and line.strip() and not doc.returns:
             doc.returns = line.strip()
     for p in doc.params.values():
-        if re.search(r"\boptional\b", f"{p.type} {p.text}", re.I):
+        if re.search(r"\boptional\b", f"{p.type} {p.text}", re.IGNORECASE):
             p.optional = True
-            p.type = re.sub(r",?\s*optional", "", p.type, flags=re.I).strip()
+            p.type = re.sub(r",?\s*optional", "", p.type, flags=re.IGNORECASE).strip()
     return doc
 
 
 def _comment_lines(comment: str) -> list[str]:
     body = comment.strip()
     body = body[3:] if body.startswith("/**") else body[2:]
-    body = body[:-2] if body.endswith("*/") else body
+    body = body.removesuffix("*/")
     return [re.sub(r"^\s*\*\s?", "", line) for line in body.splitlines()]
 
 
@@ -140,7 +140,7 @@ def parse_javadoc(comment: str) -> Doc:
         m = _JAVADOC_PARAM.match(line)
         if m:
             current = doc.params[m.group(1)] = ParamDoc(m.group(2).strip())
-            current.optional = bool(re.search(r"\boptional\b|\bmay be null\b|\bnullable\b", line, re.I))
+            current.optional = bool(re.search(r"\boptional\b|\bmay be null\b|\bnullable\b", line, re.IGNORECASE))
         elif line.startswith("@return"):
             doc.returns, current = line[len("@return"):].strip(), None
         elif line.startswith("@"):
@@ -215,7 +215,7 @@ def type_schema(type_text: str, enums: dict[str, list[Any]] | None = None) -> di
 
 def enum_from_text(text: str) -> list[str]:
     """Values a parameter doc lists as its choices: ``one of 'a', 'b'`` / ``either "x" or "y"``."""
-    m = re.search(r"(?:one of|either|must be|choices?:?|allowed values?:?)\s+(.*)", text, re.I)
+    m = re.search(r"(?:one of|either|must be|choices?:?|allowed values?:?)\s+(.*)", text, re.IGNORECASE)
     if not m:
         return []
     values = _QUOTED.findall(m.group(1))

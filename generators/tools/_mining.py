@@ -23,11 +23,19 @@ import ast
 import re
 import sys
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from generators.tools._docs import Doc, ParamDoc, enum_from_text, parse_docstring, parse_javadoc, parse_jsdoc, type_schema
+from generators.tools._docs import (
+    Doc,
+    ParamDoc,
+    enum_from_text,
+    parse_docstring,
+    parse_javadoc,
+    parse_jsdoc,
+    type_schema,
+)
 
 LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".java": "java"}
 _PURE_PY_MODULES = {"math", "statistics", "fractions", "decimal", "re", "string", "json", "itertools",
@@ -60,7 +68,7 @@ class MinedFunction:
         return asdict(self)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parser(language: str):
     from tree_sitter import Language, Parser
 
@@ -264,10 +272,10 @@ def _mine_javascript(source: bytes, path: str) -> list[MinedFunction]:
         elif decl.type in ("lexical_declaration", "variable_declaration"):
             for d in decl.named_children:
                 value = d.child_by_field_name("value")
-                if d.type == "variable_declarator" and value is not None and value.type in ("arrow_function",
-                                                                                            "function_expression"):
-                    if value.child_by_field_name("parameters") is not None:
-                        add(_text(d.child_by_field_name("name")), value, stmt, "", True)
+                if (d.type == "variable_declarator" and value is not None
+                        and value.type in ("arrow_function", "function_expression")
+                        and value.child_by_field_name("parameters") is not None):
+                    add(_text(d.child_by_field_name("name")), value, stmt, "", True)
         elif decl.type == "class_declaration":
             owner = _text(decl.child_by_field_name("name"))
             for member in decl.child_by_field_name("body").named_children:

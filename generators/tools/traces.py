@@ -171,7 +171,7 @@ class ToolTracesGenerator(Generator):
         if item.prompt:
             return [{"role": "user", "content": item.prompt}], {}
         if shape == "file":
-            name = sorted(files)[0] if files else "(no file)"
+            name = min(files) if files else "(no file)"
             preview = files.get(name, b"").decode("utf-8", "replace")[: cfg.preview_chars]
             request = P.PROMPT_REQUEST["file"].format(file=name, preview=preview,
                                                       task=P.FILE_TASKS[item.task or "analyse"])

@@ -60,8 +60,8 @@ def test_scripted_traces_are_judged_exported_with_tools_and_train_one_sft_step(t
     registry = Registry()
     registry.register("llm", ScriptedPolicyForTests)
     policy_rules = [
-        {"context": ["True"], "responses": ["Yes. The Fermat test with base 3 passes, so 2^61 - 1 is (very likely) "
-                                            "prime; it is in fact the Mersenne prime 2305843009213693951."]},
+        {"context": ["True"], "responses": [("Yes. The Fermat test with base 3 passes, so 2^61 - 1 is (very likely) "
+                                             "prime; it is in fact the Mersenne prime 2305843009213693951.")]},
         {"last_user": "2^61 - 1", "responses": ["I test it with Python.\n" + json.dumps(
             {"name": "python", "arguments": {"code": "n = 2**61 - 1\nprint(pow(3, n - 1, n) == 1)"}})]},
         {"context": ["x = [2, 3]"], "responses": ["The roots are 2 and 3, so their sum is 5."]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -115,7 +116,7 @@ async def test_policy_writes_the_prompt_from_a_topic(make_context):
 
 class RaisingToolForTests(Tool):
     name = "broken"
-    parameters = {"type": "object", "properties": {}}
+    parameters: ClassVar[dict] = {"type": "object", "properties": {}}
 
     async def call(self, arguments, ctx) -> ToolResult:
         raise RuntimeError("bug in the tool")

@@ -14,7 +14,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-DOCS = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8") if line.strip()]
+with open(sys.argv[2], encoding="utf-8") as _corpus:
+    DOCS = [json.loads(line) for line in _corpus if line.strip()]
 SEEN: Counter[str] = Counter()
 
 
@@ -29,7 +30,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         query = parse_qs(url.query)
         if url.path == "/health":

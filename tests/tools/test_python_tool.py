@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools import ToolContext, ToolRef, ToolSession, Toolbox
+from tools import Toolbox, ToolContext, ToolRef, ToolSession
 
 
 @pytest.fixture

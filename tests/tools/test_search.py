@@ -6,7 +6,7 @@ import pytest
 
 from synthgen.errors import ConfigError
 from tests.tools.conftest import TOOLS_DATA
-from tools import ToolRef, Toolbox
+from tools import Toolbox, ToolRef
 from tools.search import SearchTool, SearchToolConfig
 
 
