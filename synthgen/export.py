@@ -11,9 +11,13 @@ offer tools add a ``tools`` column (their schemas, one JSON string).
 
 from __future__ import annotations
 
+import heapq
 import json
+import shutil
+import struct
+import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 import orjson
 
@@ -86,10 +90,126 @@ def rm_rows(records: Iterable[Record]) -> list[dict]:
 _ROWS = {"sft": sft_rows, "dpo": dpo_rows, "rm": rm_rows}
 
 
+def _check_formats(fmt: str, file_format: str) -> None:
+    if fmt not in _ROWS:
+        raise SynthgenError(f"unknown export format '{fmt}'; use sft, dpo or rm")
+    if file_format not in _EXT:
+        raise SynthgenError(f"unknown file format '{file_format}'; use jsonl, parquet or disk")
+
+
+def _exported(r: Record, include_failed_records: bool) -> bool:
+    # a record the processing stage dropped carries metadata['dropped'] (synthgen.processing): never exported
+    return (include_failed_records or r.status == "ok") and "dropped" not in r.metadata
+
+
 def export_records(records: Iterable[Record], fmt: Format, path: str | Path,
                    file_format: FileFormat = "jsonl", include_failed_records: bool = False) -> Path:
     """Write one dataset; returns its path. Failed records are skipped unless asked for; records the
-    processing stage dropped are always skipped."""
+    processing stage dropped are always skipped. Records may come in any order, as many as the disk
+    holds: memory stays bounded (see :class:`StreamingExport`)."""
+    export = StreamingExport(fmt, path, file_format, include_failed_records)
+    try:
+        for r in records:
+            export.add(r)
+        return export.finish()
+    finally:
+        export.discard()
+
+
+class StreamingExport:
+    """One export being written: ``add`` records (any order), then ``finish``."""
+
+    def __init__(self, fmt: Format, path: str | Path, file_format: FileFormat = "jsonl",
+                 include_failed_records: bool = False, spill_bytes: int = 16 << 20) -> None:
+        _check_formats(fmt, file_format)
+        self.fmt, self.path, self.file_format = fmt, Path(path), file_format
+        self.include_failed_records = include_failed_records
+        self._rows = _ROWS[fmt]
+        self._buffer: list[tuple[bytes, bytes]] = []
+        self._buffered = 0
+        self._spill_bytes = spill_bytes
+        self._runs: list[Path] = []
+        self._tmp: Path | None = None
+        self.rows = 0
+
+    def add(self, record: Record) -> None:
+        if not _exported(record, self.include_failed_records):
+            return
+        # jsonl lines are final bytes (sorted keys); Arrow rows keep their key order, which
+        # Dataset.from_list turns into the column and struct-field order
+        option = orjson.OPT_SORT_KEYS if self.file_format == "jsonl" else 0
+        for row in self._rows([record]):
+            line = orjson.dumps(row, option=option) + b"\n"
+            key = row["id"].encode("utf-8", "surrogatepass")
+            self._buffer.append((key, line))
+            self._buffered += len(line) + len(key) + 120  # + the tuple and bytes headers
+            self.rows += 1
+        if self._buffered >= self._spill_bytes:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._tmp is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        self._buffer.sort()
+        run = self._tmp / f"run-{len(self._runs):05d}"
+        with run.open("wb") as fh:
+            for key, line in self._buffer:
+                fh.write(struct.pack("<II", len(key), len(line)) + key + line)
+        self._runs.append(run)
+        self._buffer, self._buffered = [], 0
+
+    def sorted_lines(self) -> Iterator[bytes]:
+        """Every row's JSON line, in id order."""
+        self._buffer.sort()
+        if not self._runs:
+            return (line for _, line in self._buffer)
+        return (line for _, line in heapq.merge(*(_read_run(p) for p in self._runs), iter(self._buffer)))
+
+    def finish(self) -> Path:
+        out = self.path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if self.file_format == "jsonl":
+            tmp = out.with_name(out.name + ".tmp")
+            with tmp.open("wb", buffering=1 << 20) as fh:
+                for line in self.sorted_lines():
+                    fh.write(line)
+            tmp.replace(out)
+        else:
+            # Arrow files are built from the sorted rows in memory (rows only, not records), the way
+            # Dataset.from_list infers one schema over every row; jsonl is the streamed format.
+            _write_dataset([orjson.loads(line) for line in self.sorted_lines()], self.fmt, out, self.file_format)
+        self.discard()
+        return out
+
+    def discard(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+        self._runs, self._buffer = [], []
+
+
+def _read_run(path: Path) -> Iterator[tuple[bytes, bytes]]:
+    with path.open("rb", buffering=1 << 20) as fh:
+        while header := fh.read(8):
+            klen, llen = struct.unpack("<II", header)
+            key = fh.read(klen)
+            yield key, fh.read(llen)
+
+
+def _write_dataset(rows: list[dict], fmt: str, out: Path, file_format: str) -> None:
+    from datasets import Dataset
+
+    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({k: [] for k in _empty_columns(fmt)})
+    if file_format == "parquet":
+        ds.to_parquet(str(out))
+    else:
+        ds.save_to_disk(str(out))
+
+
+def export_records_in_memory(records: Iterable[Record], fmt: Format, path: str | Path,
+                             file_format: FileFormat = "jsonl", include_failed_records: bool = False) -> Path:
+    """The former exporter: every record and row in one sorted list (the reference in tests)."""
     if fmt not in _ROWS:
         raise SynthgenError(f"unknown export format '{fmt}'; use sft, dpo or rm")
     # a record the processing stage dropped carries metadata['dropped'] (synthgen.processing): never exported

@@ -1,13 +1,16 @@
 """Run summaries and the HTML report: counts per stage, pass rates per verifier and language,
-score histograms, failures with their reasons. One self-contained file a person opens in a browser."""
+score histograms, failures with their reasons. One self-contained file a person opens in a browser.
+
+The data comes from :class:`synthgen.run_stats.RunStats`, gathered while the records stream past;
+this module only renders it (``write_report`` still accepts records, which it tallies first)."""
 
 from __future__ import annotations
 
 import html
-from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Iterable
 
 from synthgen.records import Record
+from synthgen.run_stats import RunStats
 
 if TYPE_CHECKING:
     from synthgen.runner import RunSummary
@@ -16,51 +19,16 @@ if TYPE_CHECKING:
 
 def summarise(records: Iterable[Record]) -> tuple[dict[str, int], dict[str, float]]:
     """Counts (records, failures, candidates, passes, selections, pairs) and summed generator stages."""
-    counts: Counter[str] = Counter()
-    stages: dict[str, float] = defaultdict(float)
-    for r in records:
-        counts["records"] += 1
-        counts["failed_records"] += r.status == "failed"
-        counts["candidates"] += len(r.candidates)
-        counts["passed_candidates"] += sum(c.passed for c in r.candidates)
-        counts["records_with_pass"] += bool(r.passing)
-        counts["sft_rows"] += len(r.selected)
-        counts["dpo_pairs"] += len(r.pairs)
-        counts["rm_rows"] += len(r.ranking) >= 2
-        for key, value in (r.metadata.get("stages") or {}).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                stages[key] += value
-    return dict(counts), dict(stages)
+    return RunStats.of(records).summary()
 
 
-def verifier_table(records: list[Record]) -> list[tuple[str, str, int, int]]:
+def verifier_table(records: Iterable[Record]) -> list[tuple[str, str, int, int]]:
     """(verifier, language, passed, total) over every candidate verdict."""
-    tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for r in records:
-        lang = str(r.metadata.get("language", r.metadata.get("target_language", "-")))
-        for c in r.candidates:
-            for v in c.verdicts:
-                t = tally[(v.verifier, lang)]
-                t[0] += v.passed
-                t[1] += 1
-    return [(k[0], k[1], v[0], v[1]) for k, v in sorted(tally.items())]
+    return RunStats.of(records).verifier_table()
 
 
-def score_histograms(records: list[Record], bins: int = 10) -> dict[str, list[int]]:
-    values: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        for c in r.candidates:
-            for key, val in c.scores.items():
-                values[key].append(val)
-    hists = {}
-    for key, vals in values.items():
-        lo, hi = min(vals), max(vals)
-        width = (hi - lo) / bins or 1.0
-        counts = [0] * bins
-        for v in vals:
-            counts[min(bins - 1, int((v - lo) / width))] += 1
-        hists[f"{key} [{lo:.3g}, {hi:.3g}]"] = counts
-    return hists
+def score_histograms(records: Iterable[Record], bins: int = 10) -> dict[str, list[int]]:
+    return RunStats.of(records).score_histograms(bins)
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:
@@ -69,14 +37,16 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(store: "RunStore", records: list[Record], summary: "RunSummary") -> None:
+def write_report(store: "RunStore", stats: RunStats | Iterable[Record], summary: "RunSummary") -> None:
+    if not isinstance(stats, RunStats):
+        stats = RunStats.of(stats)
     parts = [f"<h1>synthgen run: {html.escape(store.dir.name)}</h1>"]
     parts.append("<h2>Counts</h2>" + _table(["what", "count"], [[k, v] for k, v in sorted(summary.counts.items())]))
     if summary.stages:
         parts.append("<h2>Generator stages</h2>" + _table(["stage", "count"], [[k, v] for k, v in summary.stages.items()]))
-    rows = [[v, lang, p, t, f"{p / t:.1%}" if t else "-"] for v, lang, p, t in verifier_table(records)]
+    rows = [[v, lang, p, t, f"{p / t:.1%}" if t else "-"] for v, lang, p, t in stats.verifier_table()]
     parts.append("<h2>Pass rates per verifier and language</h2>" + _table(["verifier", "language", "passed", "total", "rate"], rows))
-    for name, counts in score_histograms(records).items():
+    for name, counts in stats.score_histograms().items():
         peak = max(counts) or 1
         bars = "".join(f'<div class="bar" style="height:{100 * c / peak:.0f}px" title="{c}"></div>' for c in counts)
         parts.append(f"<h3>score {html.escape(name)}</h3><div class='hist'>{bars}</div>")
@@ -84,7 +54,7 @@ def write_report(store: "RunStore", records: list[Record], summary: "RunSummary"
     parts.append(f"<h2>Time</h2><p>wall {summary.timings.get('wall_s')} s; busy seconds per resource "
                  "(summed over concurrent calls)</p>"
                  + _table(["resource", "seconds", "calls"], [[k, v["seconds"], v["calls"]] for k, v in res.items()]))
-    reasons = Counter(r.error.split(":")[0][:120] for r in records if r.status == "failed")
+    reasons = stats.reasons
     if reasons:
         parts.append("<h2>Failed records</h2>" + _table(["reason", "count"], [[k, v] for k, v in reasons.most_common(20)]))
     parts.append(processing_section(store.dir))

@@ -21,12 +21,15 @@ import yaml
 
 from synthgen.config import PipelineConfig
 from synthgen.context import Timers
-from synthgen.export import default_export_path, export_records
+from synthgen.export import StreamingExport, default_export_path
 from synthgen.item_processor import LocalItemProcessor, validate_plugins
 from synthgen.records import Record
 from synthgen.registry import Registry
+from synthgen.run_state import (check_sources, estimate_items, sources_signature, unchanged_finished_run,
+                                write_finished)
 from synthgen.sources import SourceItem, SourceProblem, iter_items
 from synthgen.store import RunStore
+from synthgen.store_index import SeenIds, id_digest
 
 
 @dataclass
@@ -63,40 +66,67 @@ def _make_processor(cfg: PipelineConfig, registry: Registry):
     return LocalItemProcessor(cfg, registry)
 
 
+_CHUNK = 128  # source items read and checked against the done index at a time (rows held: bounded)
+
+
 async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "runs", registry: Registry | None = None,
                              force: bool = False, progress: bool = True,
                              on_item: Callable[[str, list[Record]], None] | None = None) -> RunSummary:
     registry = registry or Registry()
     # everything a user can get wrong is checked before the run directory is touched
     validate_plugins(cfg, registry)
-    problems: list[SourceProblem] = []
-    all_items = list(iter_items(cfg.sources, problems))
+    check_sources(cfg.sources)
     store = RunStore(Path(runs_dir) / cfg.name)
     store.initialise(config_yaml=yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
                      fingerprint=cfg.fingerprint(), seed=cfg.seed, force=force)
+    started = time.perf_counter()
     store.repair()
-    done = store.done_items()
-    items = [it for it in all_items if it.id not in done]
-    store.write_source_problems(problems)
+    sources_sig = sources_signature(cfg.sources)
+    finished = unchanged_finished_run(store, cfg, sources_sig)
+    if finished is not None:  # complete, and nothing changed since: no source to read, nothing to write
+        return finished
+    done = store.done_index()
+    problems: list[SourceProblem] = []
     tally = _Tally()
     engine = Timers()
-    started = time.perf_counter()
-    queue: asyncio.Queue[SourceItem | None] = asyncio.Queue()
-    for it in items:
-        queue.put_nowait(it)
-    workers = min(cfg.runner.max_concurrent_items, max(1, len(items)))
-    for _ in range(workers):
-        queue.put_nowait(None)
-
+    workers = cfg.runner.max_concurrent_items
+    # bounded: the source is read only as fast as items finish (memory independent of its size)
+    queue: asyncio.Queue[SourceItem | None] = asyncio.Queue(maxsize=2 * workers)
     from synthgen.progress import RunProgress
 
-    display = RunProgress(total=len(items), already_done=len(done), enabled=progress, title=cfg.name)
-    processor = _make_processor(cfg, registry) if items else None
+    total = estimate_items(cfg.sources)
+    display = RunProgress(total=max(0, total - len(done)) if total else 0, already_done=len(done),
+                          enabled=progress, title=cfg.name)
+    holder: dict[str, Any] = {}
     writer = store.writer(cfg.runner.fsync_every_s)
+    streamed = {"items": 0}
+
+    async def produce() -> None:
+        try:
+            chunk: list[SourceItem] = []
+            for item in iter_items(cfg.sources, problems, seen=SeenIds()):
+                chunk.append(item)
+                if len(chunk) >= _CHUNK:
+                    await _enqueue(chunk)
+                    chunk = []
+            await _enqueue(chunk)
+        finally:
+            for _ in range(workers):
+                await queue.put(None)
+
+    async def _enqueue(chunk: list[SourceItem]) -> None:
+        streamed["items"] += len(chunk)
+        is_done = done.contains_many([id_digest(it.id) for it in chunk]) if len(done) else None
+        for i, item in enumerate(chunk):
+            if is_done is not None and is_done[i]:
+                continue  # done in an earlier run: skipped as it streams past
+            if "processor" not in holder:  # plugins (models, sandboxes) start only if there is work
+                holder["processor"] = _make_processor(cfg, registry)
+            await queue.put(item)
 
     async def worker() -> None:
-        while (item := queue.get_nowait()) is not None:
-            records = await processor.process(item)
+        while (item := await queue.get()) is not None:
+            records = await holder["processor"].process(item)
             with engine.time("engine:store"):
                 writer.write_item(item.id, records)  # durable before it counts as done
             tally.add(records)
@@ -107,35 +137,57 @@ async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "run
     resources: dict[str, Any] = {}
     try:
         with display:
+            tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
+            try:
+                await produce()
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
             if problems:
                 display.log(f"[yellow]{len(problems)} unreadable source row(s) skipped; "
                             f"see {store.dir / 'source_errors.jsonl'}[/]")
-            if processor is not None:
-                await asyncio.gather(*(worker() for _ in range(workers)))
     finally:
         writer.close()
+        processor = holder.get("processor")
         if processor is not None:
             resources = await processor.timings()
             await processor.close()
+    store.write_source_problems(problems)
     resources.update(engine.as_dict())
-    return finish_run(store, cfg, resources, time.perf_counter() - started, len(problems))
-
-
+    complete = streamed["items"] == len(done) + tally.items
+    return finish_run(store, cfg, resources, time.perf_counter() - started, len(problems),
+                      sources_sig=sources_sig if complete else None)
 def finish_run(store: RunStore, cfg: PipelineConfig, resources: dict[str, Any], elapsed: float,
-               problems: int) -> RunSummary:
-    from synthgen.report import summarise, write_report
+               problems: int, sources_sig: list | None = None) -> RunSummary:
+    """Summary, exports and report in one streaming pass over the stored records."""
+    from synthgen.report import write_report
+    from synthgen.run_stats import RunStats
 
-    records = store.sorted_records()
     summary = RunSummary(run_dir=store.dir, source_problems=problems)
-    summary.counts, summary.stages = summarise(records)
+    paths = {exp.format: Path(exp.path) if exp.path else default_export_path(store.dir, exp.format, exp.file_format)
+             for exp in cfg.export}
+    exports = [StreamingExport(exp.format, paths[exp.format], exp.file_format, exp.include_failed_records)
+               for exp in cfg.export]
+    stats = RunStats()
+    try:
+        for record in store.records():
+            stats.add(record)
+            for export in exports:
+                export.add(record)
+        for export in exports:
+            summary.exports[export.fmt] = str(export.finish())
+    finally:
+        for export in exports:
+            export.discard()
+    summary.counts, summary.stages = stats.summary()
     summary.timings = {"wall_s": round(elapsed, 3), "resources": resources}
-    for exp in cfg.export:
-        path = Path(exp.path) if exp.path else default_export_path(store.dir, exp.format, exp.file_format)
-        export_records(records, exp.format, path, exp.file_format, exp.include_failed_records)
-        summary.exports[exp.format] = str(path)
     store.write_json("summary.json", {"counts": summary.counts, "stages": summary.stages,
                                       "timings": summary.timings, "exports": summary.exports})
-    write_report(store, records, summary)
+    write_report(store, stats, summary)
+    write_finished(store, cfg, sources_sig, summary)
     return summary
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, MutableMapping
 
 import orjson
 
@@ -116,9 +116,12 @@ def _table_rows(ref: SourceRef, fmt: str, problems: list[SourceProblem]) -> Iter
             yield f"{path}[{i}]", dict(row)
 
 
-def iter_items(refs: list[SourceRef], problems: list[SourceProblem]) -> Iterator[SourceItem]:
-    """Items of every source in order; duplicates of an id already seen are reported and skipped."""
-    seen: dict[str, str] = {}
+def iter_items(refs: list[SourceRef], problems: list[SourceProblem],
+               seen: MutableMapping[str, str] | None = None) -> Iterator[SourceItem]:
+    """Items of every source in order; duplicates of an id already seen are reported and skipped.
+    ``seen`` (id -> where) may be a compact mapping for sources of millions of rows
+    (:class:`synthgen.store_index.SeenIds`)."""
+    seen = {} if seen is None else seen
     for ref in refs:
         count = 0
         for where, row in _rows(ref, problems):

@@ -6,6 +6,10 @@ Layout of ``runs/<name>/``::
     meta.json            config fingerprint, seed, package versions
     records/shard-NNNNN.jsonl
                          one line per finished source item: {"item": id, "records": [...]}
+    records/shard-NNNNN.idx
+                         its index: 24 bytes per line (item-id digest, end offset); see store_index
+    finished.json        what the last finished run saw (shard sizes, sources, exports): a re-run
+                         of an unchanged, complete run returns at once
     source_errors.jsonl  unreadable source rows (file:line and reason)
     summary.json         counts and the time split, written at the end of a run
     report.html          the report a person opens in a browser
@@ -13,8 +17,9 @@ Layout of ``runs/<name>/``::
 
 Why one line per item: an item counts as done only when its whole line, ending in a newline, is
 in the file, so a SIGKILL at any moment leaves either the full line or a torn tail. On open the
-store truncates a torn tail and rebuilds the index of done items from the shards; a resumed run
-skips them and writes to a new shard, so nothing is lost, duplicated or half-written. Lines go
+store truncates a torn tail (reading only the end of each shard) and loads the done items from the
+index sidecars, reading only the shard lines an index lags behind (:mod:`synthgen.store_index`); a
+resumed run skips them and writes to a new shard, so nothing is lost, duplicated or half-written. Lines go
 straight to the kernel with ``os.write`` (a killed process loses nothing written); ``fsync`` runs
 periodically against machine crashes.
 """
@@ -32,6 +37,7 @@ import orjson
 
 from synthgen.errors import RunStoreError
 from synthgen.records import Record
+from synthgen.store_index import IdSet, done_set, entry_bytes, index_path
 
 _VERSIONED = ("synthgen", "torch", "transformers", "trl", "datasets", "pydantic", "vllm", "httpx", "docker")
 
@@ -83,22 +89,17 @@ class RunStore:
         return sorted(self.records_dir.glob("shard-*.jsonl")) if self.records_dir.is_dir() else []
 
     def repair(self) -> int:
-        """Truncate a torn last line in every shard; returns the number of bytes dropped."""
+        """Truncate a torn last line in every shard; returns the number of bytes dropped.
+
+        Reads only the end of each shard: its last line must end in a newline and parse."""
         dropped = 0
         for shard in self.shards():
-            data = shard.read_bytes()
-            good = len(data)
-            if data and not data.endswith(b"\n"):
-                good = data.rfind(b"\n") + 1
-            else:
-                # a complete-looking last line can still be garbage if the fs reordered writes
-                last_start = data.rfind(b"\n", 0, max(0, len(data) - 1)) + 1
-                if data and not _parses(data[last_start:]):
-                    good = last_start
-            if good != len(data):
+            size = shard.stat().st_size
+            good = _last_good_end(shard, size)
+            if good != size:
                 with shard.open("r+b") as fh:
                     fh.truncate(good)
-                dropped += len(data) - good
+                dropped += size - good
         return dropped
 
     def _lines(self) -> Iterator[dict]:
@@ -113,7 +114,20 @@ class RunStore:
                         raise RunStoreError(f"{shard}:{lineno}: corrupt line in the middle of a shard") from None
 
     def done_items(self) -> set[str]:
+        """Every done item id as a string (reads every shard; runs use :meth:`done_index`)."""
         return {entry["item"] for entry in self._lines()}
+
+    def done_index(self) -> IdSet:
+        """The done items as a compact set, from the index sidecars (call :meth:`repair` first)."""
+        return done_set((shard, shard.stat().st_size) for shard in self.shards())
+
+    def state(self) -> list[list]:
+        """(name, size) of every shard: changes whenever an item is written."""
+        return [[shard.name, shard.stat().st_size] for shard in self.shards()]
+
+    def raw_entries(self) -> Iterator[dict]:
+        """The stored lines as dicts ({"item", "records": [record dicts]}), in write order."""
+        return self._lines()
 
     def records(self) -> Iterator[Record]:
         """Every finished record, in write order."""
@@ -122,6 +136,7 @@ class RunStore:
                 yield Record.model_validate(rec)
 
     def sorted_records(self) -> list[Record]:
+        """Every record in memory, sorted by id (small runs and tests; a run streams instead)."""
         return sorted(self.records(), key=lambda r: r.id)
 
     # --- writing ---------------------------------------------------------------------------
@@ -145,31 +160,83 @@ class RunStore:
 
 
 class ShardWriter:
-    """Appends one complete line per finished item with a single ``os.write``."""
+    """Appends one complete line per finished item with a single ``os.write``, then its index
+    entry (buffered: an index behind its shard is caught up on the next open, never ahead)."""
+
+    _INDEX_FLUSH = 2048
 
     def __init__(self, path: Path, fsync_every_s: float) -> None:
         self.path = path
         self._fd: int | None = None
         self._fsync_every = fsync_every_s
         self._last_sync = time.monotonic()
+        self._size = 0
+        self._pending: list[bytes] = []
 
     def write_item(self, item_id: str, records: list[Record]) -> None:
+        self.write_encoded(item_id, [r.to_json() for r in records])
+
+    def write_encoded(self, item_id: str, records_json: list[bytes]) -> None:
+        """Same as :meth:`write_item` for records already serialised with ``Record.to_json``."""
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        body = b",".join(r.to_json() for r in records)
-        line = b'{"item":' + orjson.dumps(item_id) + b',"records":[' + body + b"]}\n"
-        view = memoryview(line)
-        while view:  # os.write may write less than asked on some filesystems
-            view = view[os.write(self._fd, view):]
+            self._size = os.fstat(self._fd).st_size
+        line = b'{"item":' + orjson.dumps(item_id) + b',"records":[' + b",".join(records_json) + b"]}\n"
+        _write_all(self._fd, line)
+        self._size += len(line)
+        self._pending.append(entry_bytes(item_id, self._size))
+        if len(self._pending) >= self._INDEX_FLUSH:
+            self._flush_index()
         if self._fsync_every and time.monotonic() - self._last_sync >= self._fsync_every:
             os.fsync(self._fd)
             self._last_sync = time.monotonic()
 
+    def _flush_index(self) -> None:
+        if not self._pending:
+            return
+        fd = os.open(index_path(self.path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            _write_all(fd, b"".join(self._pending))
+        finally:
+            os.close(fd)
+        self._pending = []
+
     def close(self) -> None:
         if self._fd is not None:
             os.fsync(self._fd)
+            self._flush_index()
             os.close(self._fd)
             self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # os.write may write less than asked on some filesystems
+        view = view[os.write(fd, view):]
+
+
+def _last_good_end(shard: Path, size: int) -> int:
+    """Length of ``shard`` without a torn or unparsable last line, reading only its tail."""
+    if size == 0:
+        return 0
+    window = 1 << 16
+    with shard.open("rb") as fh:
+        while True:
+            start = max(0, size - window)
+            fh.seek(start)
+            tail = fh.read(size - start)
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                if cut >= 0:
+                    return start + cut + 1
+            else:
+                # a complete-looking last line can still be garbage if the fs reordered writes
+                cut = tail.rfind(b"\n", 0, len(tail) - 1)
+                if cut >= 0:
+                    return size if _parses(tail[cut + 1:]) else start + cut + 1
+            if start == 0:  # the whole shard is one line (or a torn one)
+                return size if tail.endswith(b"\n") and _parses(tail) else 0
+            window *= 4
 
 
 def _parses(line: bytes) -> bool:

@@ -95,16 +95,17 @@ def export(
 @app.command("inspect")
 def inspect(run: Path = typer.Argument(...), samples: int = typer.Option(2, help="sample records to show")) -> None:
     """Counts per stage and a few sample records of a run."""
-    from synthgen.report import summarise
+    from itertools import islice
+
+    from synthgen.run_stats import RunStats
 
     store = _store(run)
-    records = store.sorted_records()
-    counts, stages = summarise(records)
+    counts, stages = RunStats.of(store.records()).summary()  # one streaming pass, no records held
     summary = json.loads((store.dir / "summary.json").read_text()) if (store.dir / "summary.json").exists() else {}
     _print_summary(store.dir, counts, stages, summary.get("timings", {}), summary.get("exports", {}))
     if not summary:
         out.print("[yellow]run not finished (no summary.json): counts are of the records written so far[/]")
-    for rec in records[:samples]:
+    for rec in islice(store.records(), samples):
         out.rule(f"record {rec.id} ({rec.status})")
         if rec.error:
             out.print(f"[red]error:[/] {rec.error}")
@@ -118,15 +119,16 @@ def inspect(run: Path = typer.Argument(...), samples: int = typer.Option(2, help
 @app.command("report")
 def report(run: Path = typer.Argument(...)) -> None:
     """Rewrite RUN/report.html from the run's records."""
-    from synthgen.report import summarise, write_report
+    from synthgen.report import write_report
+    from synthgen.run_stats import RunStats
     from synthgen.runner import RunSummary
 
     store = _store(run)
-    records = store.sorted_records()
+    stats = RunStats.of(store.records())
     summary = RunSummary(run_dir=store.dir)
-    summary.counts, summary.stages = summarise(records)
+    summary.counts, summary.stages = stats.summary()
     if (store.dir / "summary.json").exists():
         saved = json.loads((store.dir / "summary.json").read_text())
         summary.timings, summary.exports = saved.get("timings", {}), saved.get("exports", {})
-    write_report(store, records, summary)
+    write_report(store, stats, summary)
     out.print(f"report: {store.dir / 'report.html'}")

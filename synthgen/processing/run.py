@@ -51,7 +51,7 @@ def records_for_export(run_dir: Path):
 
 def finish_processed(run_dir: Path, summary_info: dict[str, Any], exports: dict[str, str]) -> None:
     """Record the stage and the new exports in summary.json and rewrite report.html."""
-    from synthgen.report import summarise, write_report
+    from synthgen.report import write_report
     from synthgen.runner import RunSummary
 
     store = RunStore(run_dir)
@@ -62,10 +62,13 @@ def finish_processed(run_dir: Path, summary_info: dict[str, Any], exports: dict[
                         "steps": [{"processor": s["processor"], "kept": s["totals"].get("kept", 0),
                                    "dropped": s["totals"].get("dropped", 0)} for s in summary_info["steps"]]}
     store.write_json("summary.json", saved)
-    records = store.sorted_records()
+    records = store.records()  # streamed: the tallies do not depend on the order
     summary = RunSummary(run_dir=run_dir, timings=saved.get("timings", {}), exports=saved["exports"])
-    summary.counts, summary.stages = summarise(records)
-    write_report(store, records, summary)
+    from synthgen.run_stats import RunStats
+
+    stats = RunStats.of(records)
+    summary.counts, summary.stages = stats.summary()
+    write_report(store, stats, summary)
 
 
 def run_with_processing(cfg: PipelineConfig, *, runs_dir: Path | str = "runs", registry: Registry | None = None,
