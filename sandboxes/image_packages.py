@@ -32,6 +32,7 @@ class Library:
     language: str  # a recipe name
     package: str  # the Debian package
     probe: str  # a program that uses the library and prints "ok" (checked in the sandbox)
+    link: str = ""  # libraries to link (code_exec adds them from the #include lines)
 
 
 def _py(module: str, use: str = "") -> str:
@@ -70,13 +71,15 @@ SHIPPED: tuple[Library, ...] = (
     Library("javascript", "node-underscore", "const _ = require('underscore');\nconsole.log(_.max([1, 2]) === 2 ? 'ok' : 'no');\n"),
     Library("cpp", "libssl-dev",
             "#include <openssl/md5.h>\n#include <openssl/sha.h>\n#include <cstdio>\nint main() { unsigned char d[16];"
-            " MD5((const unsigned char*)\"a\", 1, d); std::printf(d[0] == 0x0c ? \"ok\\n\" : \"no\\n\"); }\n"),
+            " MD5((const unsigned char*)\"a\", 1, d); std::printf(d[0] == 0x0c ? \"ok\\n\" : \"no\\n\"); }\n",
+            link="-lssl -lcrypto"),
     Library("cpp", "libboost-dev",
             "#include <boost/algorithm/string.hpp>\n#include <iostream>\n#include <string>\nint main() {"
             " std::string s = \"ab\"; boost::to_upper(s); std::cout << (s == \"AB\" ? \"ok\" : \"no\") << std::endl; }\n"),
     Library("cpp", "libgmp-dev",
             "#include <gmpxx.h>\n#include <iostream>\nint main() { mpz_class a(\"123456789012345678901234567890\");"
-            " std::cout << ((a * 2) % 10 == 0 ? \"ok\" : \"no\") << std::endl; }\n"),
+            " std::cout << ((a * 2) % 10 == 0 ? \"ok\" : \"no\") << std::endl; }\n",
+            link="-lgmpxx -lgmp"),
     Library("cpp", "libeigen3-dev",
             "#include <eigen3/Eigen/Dense>\n#include <iostream>\nint main() { Eigen::Matrix2d m; m << 1, 2, 3, 4;"
             " std::cout << (m.determinant() == -2 ? \"ok\" : \"no\") << std::endl; }\n"),

@@ -11,6 +11,7 @@ from sandboxes.image_packages import (
     install_script,
     library_packages,
 )
+from sandboxes.recipes import get_recipe
 from sandboxes.types import ExecRequest, Limits
 
 
@@ -44,6 +45,7 @@ def test_package_lists_are_keyed_in_any_order():
 def test_every_shipped_library_works_in_the_sandbox(docker_runner):
     requests = [
         ExecRequest(language=lib.language, files={_file(lib.language): lib.probe},
+                    compile_cmd=f"{get_recipe(lib.language).compile_cmd} {lib.link}" if lib.link else None,
                     limits=Limits(wall_time_s=30, cpu_time_s=30, memory_mb=768))
         for lib in SHIPPED
     ]
@@ -54,8 +56,6 @@ def test_every_shipped_library_works_in_the_sandbox(docker_runner):
 
 
 def _file(language: str) -> str:
-    from sandboxes.recipes import get_recipe
-
     return "Main.java" if language == "java" else get_recipe(language).source_file
 
 
@@ -71,7 +71,9 @@ def test_user_packages_make_a_cached_image(docker_runner):
     assert tag.endswith(f"-x{packages.key()}") and ensure_image(packages, log=lambda _msg: None) == tag
 
     async def probe():
-        async with DockerSandbox(DockerConfig(pool_size=1, image=tag)) as sandbox:
+        # The way a user asks for it: the packages in the sandbox config (the cached image is found).
+        async with DockerSandbox(DockerConfig(pool_size=1, packages={"apt": ["python3-six"]})) as sandbox:
+            assert sandbox.config.image == tag
             return await sandbox.run(ExecRequest(language="python", files={"main.py": "import six\nprint('ok')\n"}))
 
     result = asyncio.run(probe())
