@@ -244,7 +244,7 @@ def _cases() -> list[Case]:
         "assertion",
         {"main.js": "console.assert(1 === 2, 'boom')"},
         "runtime_error",
-        exit_code=0,
+        exit_code=1,  # image/js/strict-assert.js: a failing console.assert exits 1
         mentions=("Assertion failed",),
     )
     add("javascript", "exit_code", {"main.js": "process.exit(3)"}, "runtime_error", exit_code=3)

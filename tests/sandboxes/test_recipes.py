@@ -58,8 +58,10 @@ def test_every_issue_language_has_a_recipe() -> None:
         assert recipe.debian_packages and recipe.binaries and recipe.run_cmd
 
 
-def test_node_recipes_fail_on_stderr() -> None:
-    assert get_recipe("js").failure == "exit_code_or_stderr"
+def test_node_recipes_judge_by_exit_status() -> None:
+    # A failing console.assert exits 1 (preloaded strict-assert.js), so stderr alone is not a failure.
+    assert get_recipe("js").failure == "exit_code" and "strict-assert.js" in get_recipe("js").run_cmd
+    assert get_recipe("sql").failure == "exit_code_or_stderr"
     assert get_recipe("python").failure == "exit_code"
 
 
