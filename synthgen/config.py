@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from synthgen.errors import ConfigError
 
@@ -124,12 +124,18 @@ class PipelineConfig(_Strict):
     def _one_source(cls, v: Any) -> Any:
         return [v] if isinstance(v, (dict, str)) else v
 
+    # The pipeline file's folder: generators resolve paths inside items (a repository, an uploaded
+    # file) against it. Private, so it is neither written by users nor part of the fingerprint.
+    _base_dir: str | None = PrivateAttr(None)
+
     def resolved(self, base_dir: Path) -> PipelineConfig:
         """Source and export paths made absolute relative to the config file's directory."""
         data = self.model_dump()
         for src in data["sources"]:
             src["path"] = str((base_dir / src["path"]).resolve())
-        return PipelineConfig.model_validate(data)
+        cfg = PipelineConfig.model_validate(data)
+        cfg._base_dir = str(base_dir.resolve())
+        return cfg
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the records a run produces (not runner/export settings; the

@@ -90,6 +90,7 @@ class RunContext:
     timers: Timers = field(default_factory=Timers)
     generator_name: str = ""
     generator_version: str = ""
+    base_dir: str | None = None  # the pipeline file's folder: relative paths inside items resolve here
 
     def for_item(self, item_id: str) -> "Context":
         return Context(run=self, item_id=item_id, seed=derive_seed(self.seed, item_id))

@@ -98,7 +98,8 @@ def build_run_context(cfg: PipelineConfig, registry: Registry, timers: Timers) -
     chain = VerifierChain(verifiers, mode=cfg.verify.mode, weights=cfg.verify.weights,
                           threshold=cfg.verify.threshold, short_circuit=cfg.verify.short_circuit) if verifiers else None
     run_ctx = RunContext(run_name=cfg.name, seed=cfg.seed, round=cfg.round, llm=llms, sandbox=sandbox, chain=chain,
-                         timers=timers, generator_name=generator.name, generator_version=generator.version)
+                         timers=timers, generator_name=generator.name, generator_version=generator.version,
+                         base_dir=cfg._base_dir)
     return generator, run_ctx
 
 

@@ -41,7 +41,7 @@ def _register_subcommands() -> None:
     # Each module adds its commands to `app`; imported here so `synthgen --help` lists them all.
     from synthgen.cli import plugins_cmd, run_cmd  # noqa: F401
 
-    for optional in ("sandbox_cmd", "serve_cmd", "train_cmd", "round_cmd", "process_cmd"):
+    for optional in ("sandbox_cmd", "serve_cmd", "train_cmd", "round_cmd", "repo_cmd", "process_cmd"):
         try:
             __import__(f"synthgen.cli.{optional}")
         except ModuleNotFoundError as exc:
