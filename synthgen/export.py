@@ -120,7 +120,7 @@ class StreamingExport:
     """One export being written: ``add`` records (any order), then ``finish``."""
 
     def __init__(self, fmt: Format, path: str | Path, file_format: FileFormat = "jsonl",
-                 include_failed_records: bool = False, spill_bytes: int = 16 << 20) -> None:
+                 include_failed_records: bool = False, spill_bytes: int = 8 << 20) -> None:
         _check_formats(fmt, file_format)
         self.fmt, self.path, self.file_format = fmt, Path(path), file_format
         self.include_failed_records = include_failed_records

@@ -126,9 +126,14 @@ async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "run
 
     async def worker() -> None:
         while (item := await queue.get()) is not None:
-            records = await holder["processor"].process(item)
+            processor = holder["processor"]
+            if hasattr(processor, "process_encoded"):  # Ray: store the worker's JSON as it came
+                records, encoded = await processor.process_encoded(item)
+            else:
+                records = await processor.process(item)
+                encoded = [r.to_json() for r in records]
             with engine.time("engine:store"):
-                writer.write_item(item.id, records)  # durable before it counts as done
+                writer.write_encoded(item.id, encoded)  # durable before it counts as done
             tally.add(records)
             display.update(tally)
             if on_item is not None:

@@ -45,7 +45,7 @@ class IdSet:
     @classmethod
     def from_arrays(cls, hi: np.ndarray, lo: np.ndarray) -> "IdSet":
         out = cls()
-        order = np.lexsort((lo, hi))
+        order = np.argsort(hi, kind="stable")
         out._hi, out._lo = hi[order], lo[order]
         out._set_bits(out._lo)
         return out
@@ -72,11 +72,14 @@ class IdSet:
             self.add_digest(digest)
 
     def _merge(self) -> None:
+        # sorted by the high half only (equal highs are compared on the low half at lookup); an
+        # insertion costs one new array at a time, not the copies a full re-sort would make
         fresh = np.frombuffer(b"".join(self._recent), np.uint64).reshape(-1, 2)
         self._recent = set()
-        hi, lo = np.concatenate([self._hi, fresh[:, 0]]), np.concatenate([self._lo, fresh[:, 1]])
-        order = np.lexsort((lo, hi))
-        self._hi, self._lo = hi[order], lo[order]
+        fresh = fresh[np.argsort(fresh[:, 0], kind="stable")]
+        pos = np.searchsorted(self._hi, fresh[:, 0])
+        self._hi = np.insert(self._hi, pos, fresh[:, 0])
+        self._lo = np.insert(self._lo, pos, fresh[:, 1])
 
     def contains_digest(self, digest: bytes) -> bool:
         low = int.from_bytes(digest[8:], "little") & (_BITMAP_BITS - 1)
