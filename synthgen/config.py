@@ -127,6 +127,7 @@ class PipelineConfig(_Strict):
     # The pipeline file's folder: generators resolve paths inside items (a repository, an uploaded
     # file) against it. Private, so it is neither written by users nor part of the fingerprint.
     _base_dir: str | None = PrivateAttr(None)
+    _config_file: str | None = PrivateAttr(None)  # the YAML file it came from: errors name it
 
     def resolved(self, base_dir: Path) -> PipelineConfig:
         """Source and export paths made absolute relative to the config file's directory."""
@@ -166,12 +167,19 @@ def parse_yaml(path: str | Path) -> Any:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}", path=None)
+    raw = p.read_bytes()
     try:
-        return yaml.safe_load(p.read_text())
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a binary file, or a text file in another encoding
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"not a UTF-8 text file (byte 0x{raw[exc.start]:02x} on line {line}); a config is "
+                          "YAML text: check the path, or save the file as UTF-8", path=str(p)) from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
         raise ConfigError(f"malformed YAML at {where}{problem}", path=str(p)) from None
 
 
@@ -191,5 +199,6 @@ def validate_model(model: type[BaseModel], data: Any, path: str | Path) -> Any:
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
-    cfg = load_model(PipelineConfig, path)
-    return cfg.resolved(Path(path).resolve().parent)
+    cfg = load_model(PipelineConfig, path).resolved(Path(path).resolve().parent)
+    cfg._config_file = str(path)
+    return cfg

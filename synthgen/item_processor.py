@@ -114,19 +114,22 @@ async def close_run_context(run_ctx: RunContext) -> None:
 
 def validate_plugins(cfg: PipelineConfig, registry: Registry) -> None:
     """Load every plugin class and validate its options without instantiating it (no model loads)."""
-    refs = [("generator", cfg.generator.name, cfg.generator.options, "generator.options")]
-    refs += [("llm", r.backend, r.options, f"llms.{role}.options") for role, r in cfg.llms.items()]
+    refs = [("generator", cfg.generator.name, cfg.generator.options, "generator.name", "generator.options")]
+    refs += [("llm", r.backend, r.options, f"llms.{role}.backend", f"llms.{role}.options")
+             for role, r in cfg.llms.items()]
     if cfg.sandbox is not None:
-        refs.append(("sandbox", cfg.sandbox.backend, cfg.sandbox.options, "sandbox.options"))
-    refs += [("verifier", v.name, v.options, f"verifiers.{i}.options") for i, v in enumerate(cfg.verifiers)]
+        refs.append(("sandbox", cfg.sandbox.backend, cfg.sandbox.options, "sandbox.backend", "sandbox.options"))
+    refs += [("verifier", v.name, v.options, f"verifiers.{i}.name", f"verifiers.{i}.options")
+             for i, v in enumerate(cfg.verifiers)]
     from synthgen.errors import PluginError
 
-    for kind, name, options, where in refs:
-        cls = registry.load(kind, name)
+    file = cfg._config_file  # None for pipelines built in code (the round loop's)
+    for kind, name, options, name_field, where in refs:
+        cls = registry.load(kind, name, where=": ".join(p for p in (file, name_field) if p))
         try:
             cls.Config.model_validate(options or {})
         except ValidationError as exc:
-            raise PluginError(format_validation_error(exc, prefix=where)) from None
+            raise PluginError(format_validation_error(exc, prefix=where, path=file)) from None
     gen_cls = registry.load("generator", cfg.generator.name)
     missing = [role for role in gen_cls.roles if role not in cfg.llms]
     if missing:

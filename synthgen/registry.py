@@ -65,14 +65,16 @@ class Registry:
         self.extra[kind][cls.name] = cls
         return cls
 
-    def load(self, kind: str, name: str) -> type:
+    def load(self, kind: str, name: str, *, where: str = "") -> type:
+        """The plugin class; ``where`` (``file: field.path``) prefixes the error of an unknown name."""
         self._check_kind(kind)
         if name in self.extra[kind]:
             return self.extra[kind][name]
         eps = [ep for ep in metadata.entry_points(group=KINDS[kind]) if ep.name == name]
         if not eps:
             known = ", ".join(self.names(kind)) or "none"
-            raise PluginError(f"unknown {kind} plugin '{name}'; installed: {known} (see `synthgen plugins`)")
+            raise PluginError(f"{where + ': ' if where else ''}unknown {kind} plugin '{name}'; installed: {known} "
+                              "(see `synthgen plugins`)")
         ep = eps[0]
         try:
             cls = ep.load()

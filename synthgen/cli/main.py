@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from synthgen.errors import SynthgenError
 
@@ -54,7 +55,8 @@ def main() -> None:
     try:
         app()
     except SynthgenError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        # escaped: a message holds brackets (`pip install 'synthgen[vllm]'`, `verifiers[0]`) rich would eat
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted; the run directory keeps every finished record, run again to resume")
