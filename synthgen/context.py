@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from synthgen.llm.base import Completion, LLMBackend, Prompt, SamplingParams
@@ -128,6 +129,14 @@ class Context:
     @property
     def timers(self) -> Timers:
         return self.run.timers
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """A path written in a config or an item: relative paths resolve against the pipeline file's
+        folder, like `sources` paths (against the current folder for a config built in code)."""
+        p = Path(path)
+        if p.is_absolute() or not self.run.base_dir:
+            return p
+        return Path(self.run.base_dir) / p
 
     def sample_seed(self, *parts: Any) -> int:
         """Seed for one sampling call of this item, e.g. ``ctx.sample_seed('solve', turn)``."""

@@ -131,9 +131,11 @@ class SearchTool(Tool):
         self._index: _BM25Index | None = None
         self._index_lock = asyncio.Lock()
         self._client: httpx.AsyncClient | None = None
-        if self.config.provider == "bm25" and not Path(self.config.corpus).exists():
-            raise ConfigError(f"search corpus not found: {Path(self.config.corpus).resolve()} (relative paths "
-                              "resolve against the current directory)", field="tools.search.options.corpus")
+        # an absolute path is checked now; a relative one resolves against the pipeline file's folder,
+        # known at the first call (ctx.resolve_path)
+        corpus = Path(self.config.corpus) if self.config.provider == "bm25" else None
+        if corpus is not None and corpus.is_absolute() and not corpus.exists():
+            raise ConfigError(f"search corpus not found: {corpus}", field="tools.search.options.corpus")
 
     async def call(self, arguments: dict[str, Any], ctx: Any) -> ToolResult:
         cfg: SearchToolConfig = self.config
@@ -141,15 +143,17 @@ class SearchTool(Tool):
         if not query:
             return ToolResult(output="empty query", error="empty query")
         if cfg.provider == "bm25":
-            index = await self._bm25()
+            index = await self._bm25(ctx)
             results = index.search(query, cfg.top_k)
             return ToolResult(output=_format(results, cfg.snippet_chars), details={"hits": [r["id"] for r in results]})
         return await self._http(query)
 
-    async def _bm25(self) -> _BM25Index:
+    async def _bm25(self, ctx: Any) -> _BM25Index:
         async with self._index_lock:
             if self._index is None:
-                docs = load_corpus(self.config.corpus)  # type: ignore[arg-type]
+                resolve = getattr(ctx, "resolve_path", None)
+                corpus = resolve(self.config.corpus) if resolve is not None else Path(self.config.corpus)
+                docs = load_corpus(str(corpus))
                 self._index = await asyncio.to_thread(_BM25Index, docs)
             return self._index
 

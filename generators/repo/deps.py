@@ -137,9 +137,7 @@ class RepoDepsGenerator(Generator):
             if spec is None or not spec.submodule_search_locations:
                 raise SourceError(f"`package: {item.package}` is not an installed Python package")
             return load_repo(Path(list(spec.submodule_search_locations)[0]))
-        path = Path(item.repo)
-        if not path.is_absolute():
-            path = (Path(ctx.run.base_dir) if getattr(ctx.run, "base_dir", None) else Path.cwd()) / path
+        path = ctx.resolve_path(item.repo)
         repo = load_repo(path, commit=item.commit)
         if item.name:
             repo.name = item.name

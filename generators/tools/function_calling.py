@@ -71,7 +71,7 @@ class FunctionCallingConfig(BaseModel):
     max_tokens: int = Field(512, ge=1)
     query_temperature: float = Field(0.9, ge=0.0)
     query_max_tokens: int = Field(512, ge=1)
-    source_root: str | None = Field(None, description="directory of items' `path` (relative to the cwd)")
+    source_root: str | None = Field(None, description="directory of items' `path` (relative to the pipeline file)")
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -119,7 +119,7 @@ class FunctionCallingGenerator(Generator):
         if ctx.run.chain is None or "tool_call" not in [v.name for v in ctx.run.chain.verifiers]:
             raise ConfigError("function_calling checks answers with the tool_call verifier: add "
                               "`verifiers: [{name: tool_call}]` to the config", field="verifiers")
-        functions, code = self._functions(item)
+        functions, code = self._functions(item, ctx)
         functions = functions[: cfg.max_functions]
         by_name = {f["name"]: f for f in functions}
         tools = [{"type": "function", "function": {"name": f["name"], "description": f.get("description", ""),
@@ -172,13 +172,13 @@ class FunctionCallingGenerator(Generator):
         return [record]
 
     # ------------------------------------------------------------------------------------ preparation
-    def _functions(self, item: FunctionItem) -> tuple[list[dict[str, Any]], str | None]:
+    def _functions(self, item: FunctionItem, ctx: Any) -> tuple[list[dict[str, Any]], str | None]:
         if item.functions is not None:
             return [f if "parameters" in f else dict(f.get("function", f)) for f in item.functions], item.code
         if not item.path:
             raise ConfigError(f"item {item.id!r} has neither `functions` nor `path`", field="sources")
         cfg: FunctionCallingConfig = self.config  # type: ignore[assignment]
-        path = Path(cfg.source_root or ".") / item.path
+        path = ctx.resolve_path(cfg.source_root or ".") / item.path
         language = item.language or LANGUAGES.get(path.suffix)
         if not path.is_file() or language is None:
             raise ConfigError(f"source file {path.resolve()} not found or not Python/JavaScript/Java",

@@ -80,7 +80,7 @@ class ToolTracesConfig(BaseModel):
     prompt_max_tokens: int = Field(256, ge=1)
     min_prompt_chars: int = Field(15, ge=1)
     system_prompt: str | None = Field(None, description="steering text added to the tools system turn")
-    files_root: str | None = Field(None, description="directory of items' `file_paths` (relative to the cwd)")
+    files_root: str | None = Field(None, description="directory of items' `file_paths` (relative to the pipeline file)")
     preview_chars: int = Field(800, ge=50, description="start of an uploaded file shown when writing a prompt")
     limits: ToolboxLimits = Field(default_factory=ToolboxLimits)
     max_artifact_bytes: int = Field(1 << 20, ge=0, description="artifacts kept per trace (base64 in metadata)")
@@ -107,7 +107,7 @@ class ToolTracesGenerator(Generator):
         cfg: ToolTracesConfig = self.config  # type: ignore[assignment]
         shape: Shape = item.shape or ("file" if item.files or item.file_paths else cfg.shape)
         schemas = self._offered(item)
-        files = self._files(item)
+        files = self._files(item, ctx)
         stages: dict[str, float] = {"traces": 0, "executed": 0, "calls": 0}
         messages, generation = await self._prompt(item, shape, schemas, files, ctx, stages)
         item_id = item.id or ctx.item_id
@@ -149,14 +149,14 @@ class ToolTracesGenerator(Generator):
                               f"offered: {', '.join(self.toolbox.tools)}", field="generator.options.tools")
         return [self.toolbox.tools[t].schema() for t in item.tools]
 
-    def _files(self, item: ToolTraceItem) -> dict[str, bytes]:
+    def _files(self, item: ToolTraceItem, ctx: Any) -> dict[str, bytes]:
         cfg: ToolTracesConfig = self.config  # type: ignore[assignment]
         files = {name: text.encode("utf-8") for name, text in item.files.items()}
         for rel in item.file_paths:
             if cfg.files_root is None:
                 raise ConfigError("items name `file_paths` but `files_root` is not set",
                                   field="generator.options.files_root")
-            path = Path(cfg.files_root) / rel
+            path = ctx.resolve_path(cfg.files_root) / rel
             if not path.is_file():
                 raise ConfigError(f"uploaded file not found: {path.resolve()}", field="generator.options.files_root")
             files[Path(rel).name] = path.read_bytes()

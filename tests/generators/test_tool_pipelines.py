@@ -14,21 +14,20 @@ from synthgen.registry import Registry
 from synthgen.runner import run_pipeline
 from tests.generators.conftest import EXAMPLES
 from tests.generators.scripted_policy_for_tests import ScriptedPolicyForTests
-from tests.tools.conftest import TOOLS_DATA
 
 pytestmark = pytest.mark.slow
 
 
-def _example(name: str, sandbox_backend: str, limit: int, **options) -> dict:
-    data = load_pipeline_config(EXAMPLES / f"{name}.yaml").model_dump()
+def _example(name: str, sandbox_backend: str, limit: int, **options) -> PipelineConfig:
+    """The example as shipped: its tool paths stay relative to the pipeline file's folder."""
+    loaded = load_pipeline_config(EXAMPLES / f"{name}.yaml")
+    data = loaded.model_dump()
     data["sandbox"]["backend"] = sandbox_backend
     data["sources"][0]["limit"] = limit
-    gen = data["generator"]["options"]
-    if name == "tool_traces":  # tool paths in the example are relative to the repository root
-        gen["files_root"] = str(TOOLS_DATA / "files")
-        gen["tools"][2]["options"]["corpus"] = str(TOOLS_DATA / "corpus.jsonl")
-    gen.update(options)
-    return data
+    data["generator"]["options"].update(options)
+    cfg = PipelineConfig.model_validate(data)
+    cfg._base_dir = loaded._base_dir
+    return cfg
 
 
 def _jsonl(path: str) -> list[dict]:
@@ -40,7 +39,7 @@ def _jsonl(path: str) -> list[dict]:
     ("tool_function_calling", {"k": 1, "max_tokens": 16, "query_max_tokens": 24}),
 ])
 def test_examples_run_on_the_tiny_model_and_count_every_drop(tmp_path, sandbox_backend, name, options):
-    cfg = PipelineConfig.model_validate(_example(name, sandbox_backend, 2, **options))
+    cfg = _example(name, sandbox_backend, 2, **options)
     summary = run_pipeline(cfg, runs_dir=tmp_path, progress=False)
     assert summary.counts["records"] == 2 and summary.counts["failed_records"] == 0
     dropped = sum(v for k, v in summary.stages.items() if k.startswith("dropped:"))
@@ -68,13 +67,17 @@ def test_scripted_traces_are_judged_exported_with_tools_and_train_one_sft_step(t
         {"last_user": "x^2 - 5x + 6", "responses": [json.dumps(
             {"name": "math", "arguments": {"operation": "solve", "expression": "x^2 - 5*x + 6 = 0"}})]},
     ]
-    data = _example("tool_traces", sandbox_backend, 2, k=2)
+    cfg = _example("tool_traces", sandbox_backend, 2, k=2)
+    cfg.llms = {}
+    data = cfg.model_dump()
     data["llms"] = {
         "policy": {"backend": "scripted_policy_for_tests", "options": {"rules": policy_rules}},
         "judge": {"backend": "scripted_policy_for_tests",
                   "options": {"default": '{"uses_tool_outputs": 1, "answers_question": 1, "reason": "ok"}'}},
     }
-    summary = run_pipeline(PipelineConfig.model_validate(data), runs_dir=tmp_path, progress=False, registry=registry)
+    scripted = PipelineConfig.model_validate(data)
+    scripted._base_dir = cfg._base_dir  # the example's relative corpus and files paths
+    summary = run_pipeline(scripted, runs_dir=tmp_path, progress=False, registry=registry)
     assert summary.stages["traces"] == 4 and summary.stages["executed"] == 4 and summary.stages["calls"] == 4
     assert summary.counts["passed_candidates"] == 4 and summary.counts["sft_rows"] == 2
     rows = _jsonl(summary.exports["sft"])
