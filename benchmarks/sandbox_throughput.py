@@ -18,12 +18,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandboxes.bwrap import BubblewrapSandbox, BwrapConfig, host_languages
+from sandboxes.bwrap import BubblewrapSandbox, BwrapConfig
 from sandboxes.docker_pool import DockerConfig, DockerSandbox
 from sandboxes.image_build import DEFAULT_IMAGE
 from sandboxes.types import ExecRequest, Limits
@@ -73,7 +73,56 @@ def leave_fair_cgroup() -> None:
                 time.sleep(0.05)
 
 
-async def measure(n: int, workers: int, one: Callable[[], Awaitable[bytes]]) -> tuple[float, list[float]]:
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+class CpuMeter:
+    """CPU time of this process tree (a cpuacct cgroup of our own) plus given containers' cgroups.
+
+    Throughput ratios on a shared 2-core machine move with everyone else's load; CPU per job does
+    not, so the table shows both.
+    """
+
+    def __init__(self) -> None:
+        self.group = CPUACCT / f"synthgen-bench-{os.getpid()}"
+        self.ok = os.geteuid() == 0 and (CPUACCT / "cpuacct.usage").exists()
+        if self.ok:
+            self.group.mkdir(exist_ok=True)
+            (self.group / "cgroup.procs").write_text(str(os.getpid()))
+
+    def read(self, containers: Sequence[str] = ()) -> float:
+        if not self.ok:
+            return float("nan")
+        total = int((self.group / "cpuacct.usage").read_text())
+        for cid in containers:
+            try:
+                total += int((CPUACCT / "docker" / cid / "cpuacct.usage").read_text())
+            except OSError:
+                pass
+        return total / 1e9
+
+    def close(self) -> None:
+        if self.ok and self.group.exists():
+            (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
+            for _ in range(50):
+                try:
+                    self.group.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+
+
+METER: CpuMeter | None = None
+
+
+def pool_containers(sandbox) -> list[str]:
+    return [s.container.id for s in getattr(sandbox, "_slots", {}).values() if s.container is not None]
+
+
+async def measure(
+    n: int, workers: int, one: Callable[[], Awaitable[bytes]], sandbox=None
+) -> tuple[float, list[float], float]:
+    """(runs/s, latencies, CPU ms per run) of ``n`` runs by ``workers`` parallel clients."""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
@@ -88,163 +137,207 @@ async def measure(n: int, workers: int, one: Callable[[], Awaitable[bytes]]) -> 
             if out != EXPECTED:
                 raise RuntimeError(f"wrong output {out!r}")
 
+    assert METER is not None
+    ids = pool_containers(sandbox)
+    cpu0 = METER.read(ids)
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return n / (time.perf_counter() - t0), latencies
+    elapsed = time.perf_counter() - t0
+    return n / elapsed, latencies, (METER.read(ids) - cpu0) * 1000 / n
 
 
-def row(name: str, rate: float, lat: list[float], floor: float | None) -> str:
+def row(name: str, rate: float, lat: list[float], cpu_ms: float, floor: float | None) -> str:
     lat = sorted(lat)
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
     ratio = f"{rate / floor:.2f}x" if floor else "1.00x"
-    return f"| {name:<28} | {rate:8.1f} | {statistics.median(lat) * 1000:8.1f} | {p95 * 1000:8.1f} | {ratio:>7} |"
+    return (
+        f"| {name:<34} | {rate:8.1f} | {statistics.median(lat) * 1000:8.1f} | {p95 * 1000:8.1f} "
+        f"| {cpu_ms:7.1f} | {ratio:>7} |"
+    )
 
 
 async def main() -> None:
+    global METER
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2, help="parallel clients = pool size (2 cores here)")
     parser.add_argument("--no-fair-cgroup", action="store_true", help="leave host processes ungrouped")
     parser.add_argument("--docker-run-n", type=int, default=None, help="runs for `docker run --rm` (slow)")
+    parser.add_argument("--skip-cli", action="store_true", help="skip `docker run` / `docker exec` rows")
+    parser.add_argument("--compiled-n", type=int, default=6, help="programs per language, compiled table")
     args = parser.parse_args()
     n, w = args.n, args.workers
     py = real_python()
     rows: list[str] = []
     note = join_fair_cgroup() if not args.no_fair_cgroup else "host processes not grouped (--no-fair-cgroup)"
+    METER = CpuMeter()
 
     async def bare() -> bytes:
         proc = await asyncio.create_subprocess_exec(py, "-c", PROGRAM, stdout=subprocess.PIPE)
         out, _ = await proc.communicate()
         return out
 
-    floor, lat = await measure(n, w, bare)
-    rows.append(row(f"bare subprocess ({os.path.basename(py)})", floor, lat, None))
+    floor, lat, cpu = await measure(n, w, bare)
+    rows.append(row(f"bare subprocess ({os.path.basename(py)})", floor, lat, cpu, None))
     # One client at a time: per-job overhead without any CPU contention between our own jobs.
-    floor1, lat = await measure(max(n // 4, 10), 1, bare)
-    rows.append(row("bare subprocess, 1 client", floor1, lat, None))
+    n1 = max(n // 4, 10)
+    floor1, lat, cpu = await measure(n1, 1, bare)
+    rows.append(row("bare subprocess, 1 client", floor1, lat, cpu, None))
+    if not args.skip_cli:
+        rows += await cli_rows(args.docker_run_n or n, w, floor)
+
+    results: dict[str, float] = {}
+    request = ExecRequest(language="python", files={"main.py": PROGRAM})
+    for fork in (True, False):
+        label = "fork server" if fork else "new interpreter"
+        pool = DockerSandbox(DockerConfig(pool_size=w, python_fork_server=fork))
+        async with pool:
+
+            async def pooled(pool=pool) -> bytes:
+                return (await pool.run(request)).stdout
+
+            await measure(2 * w, w, pooled, pool)  # warm-up
+            rate, lat, cpu = await measure(n, w, pooled, pool)
+            rows.append(row(f"Docker pool, {label}", rate, lat, cpu, floor))
+            rate1, lat, cpu = await measure(n1, 1, pooled, pool)
+            rows.append(row(f"Docker pool, {label}, 1 client", rate1, lat, cpu, floor1))
+            results[f"docker-{fork}"], results[f"docker1-{fork}"] = rate, rate1
+    if shutil.which("bwrap"):
+        for fork in (True, False):
+            label = "fork server" if fork else "new interpreter"
+            bw = BubblewrapSandbox(BwrapConfig(workers=w, python_fork_server=fork))
+            async with bw:
+
+                async def bwrapped(bw=bw) -> bytes:
+                    return (await bw.run(request)).stdout
+
+                await measure(2 * w, w, bwrapped)
+                rate, lat, cpu = await measure(n, w, bwrapped)
+                rows.append(row(f"bubblewrap, {label}", rate, lat, cpu, floor))
+                rate1, lat, cpu = await measure(n1, 1, bwrapped)
+                rows.append(row(f"bubblewrap, {label}, 1 client", rate1, lat, cpu, floor1))
+
+    print(
+        f"\n{n} runs of a trivial Python program, {w} parallel clients, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}; {note}"
+    )
+    print("| mode                               |   runs/s | med (ms) | p95 (ms) | CPU ms/run | vs bare |")
+    print("|------------------------------------|----------|----------|----------|------------|---------|")
+    print("\n".join(rows))
+    await compiled_table(args.compiled_n)
+    print(
+        f"one client at a time: Docker pool with the fork server {results['docker1-True'] / floor1:.2f}x of bare "
+        f"(new interpreter {results['docker1-False'] / floor1:.2f}x)"
+    )
+    print(
+        f"\nDocker pool (Python fork server) vs bare subprocess: {results['docker-True'] / floor:.2f}x "
+        f"({results['docker-True']:.0f} vs {floor:.0f} runs/s; goal >= 2x)"
+    )
+
+
+async def cli_rows(n_run: int, w: int, floor: float) -> list[str]:
+    rows = []
 
     async def docker_run() -> bytes:
         proc = await asyncio.create_subprocess_exec(
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--log-driver",
-            "none",
-            "-a",
-            "stdout",
-            "--entrypoint",
-            "python3",
-            DEFAULT_IMAGE,
-            "-c",
-            PROGRAM,
-            stdout=subprocess.PIPE,
-        )
+            "docker", "run", "--rm", "--network", "none", "--log-driver", "none", "-a", "stdout",
+            "--entrypoint", "python3", DEFAULT_IMAGE, "-c", PROGRAM, stdout=subprocess.PIPE,
+        )  # fmt: skip
         out, _ = await proc.communicate()
         return out
 
-    rate, lat = await measure(args.docker_run_n or n, w, docker_run)
-    rows.append(row("docker run --rm per run", rate, lat, floor))
-
+    rate, lat, cpu = await measure(n_run, w, docker_run)
+    rows.append(row("docker run --rm per run", rate, lat, cpu, floor))
     import docker
 
     client = docker.from_env()
     warm = [
         client.containers.run(
-            DEFAULT_IMAGE,
-            entrypoint=["sleep", "infinity"],
-            detach=True,
-            init=True,
-            network_mode="none",
+            DEFAULT_IMAGE, entrypoint=["sleep", "infinity"], detach=True, init=True, network_mode="none",
             labels={"synthgen.benchmark": "1"},
-        )
+        )  # fmt: skip
         for _ in range(w)
     ]
     turn = iter(range(10**9))
 
     async def docker_exec() -> bytes:
         container = warm[next(turn) % w]
-        res = await asyncio.to_thread(
-            container.exec_run, ["python3", "-c", PROGRAM], stdout=True, stderr=False
-        )
+        res = await asyncio.to_thread(container.exec_run, ["python3", "-c", PROGRAM], stdout=True, stderr=False)
         return res.output
 
     try:
-        rate, lat = await measure(n, w, docker_exec)
-        rows.append(row("docker exec per run (SDK)", rate, lat, floor))
+        rate, lat, cpu = await measure(n_run, w, docker_exec)
+        rows.append(row("docker exec per run (SDK)", rate, lat, cpu, floor))
     finally:
         for c in warm:
             c.remove(force=True)
         client.close()
-
-    request = ExecRequest(language="python", files={"main.py": PROGRAM})
-    pool = DockerSandbox(DockerConfig(pool_size=w))
-    async with pool:
-
-        async def pooled() -> bytes:
-            return (await pool.run(request)).stdout
-
-        await measure(2 * w, w, pooled)  # warm-up
-        pool_rate, lat = await measure(n, w, pooled)
-        rows.append(row("our Docker pool (supervisor)", pool_rate, lat, floor))
-        rate1, lat = await measure(max(n // 4, 10), 1, pooled)
-        rows.append(row("our Docker pool, 1 client", rate1, lat, floor1))
-        lang_times = await compile_and_run_times(pool)
-
-    bwrap_times: dict[str, float] = {}
-    if shutil.which("bwrap"):
-        bw = BubblewrapSandbox(BwrapConfig(workers=w))
-        async with bw:
-
-            async def bwrapped() -> bytes:
-                return (await bw.run(request)).stdout
-
-            rate, lat = await measure(n, w, bwrapped)
-            rows.append(row("our bubblewrap backend", rate, lat, floor))
-            langs = host_languages()
-            bwrap_times = await compile_and_run_times(bw, only={k for k, ok in langs.items() if ok})
-
-    print(
-        f"\n{n} runs of a trivial Python program, {w} parallel clients, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f}; {note}"
-    )
-    print("| mode                         |   runs/s | med (ms) | p95 (ms) | vs bare |")
-    print("|------------------------------|----------|----------|----------|---------|")
-    print("\n".join(rows))
-    print("\ncompile-and-run of hello world, wall seconds seen by the caller (median of 3)")
-    print("| language   | docker pool | bubblewrap |")
-    print("|------------|-------------|------------|")
-    for lang, secs in lang_times.items():
-        bw_cell = f"{bwrap_times[lang]:.3f}" if lang in bwrap_times else "n/a (host)"
-        print(f"| {lang:<10} | {secs:11.3f} | {bw_cell:>10} |")
-    print(f"one client at a time: our Docker pool {rate1 / floor1:.2f}x of bare")
-    print(
-        f"\nour Docker pool vs bare subprocess: {pool_rate / floor:.2f}x ({pool_rate:.0f} vs {floor:.0f} runs/s; "
-        "goal >= 0.5x)"
-    )
+    return rows
 
 
-async def compile_and_run_times(sandbox, only: set[str] | None = None) -> dict[str, float]:
-    times: dict[str, float] = {}
-    for case in CASES:
-        if case.name != "hello" or (only is not None and case.language not in only):
-            continue
-        samples = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            result = await sandbox.run(
-                ExecRequest(language=case.language, files=case.files, limits=Limits(wall_time_s=30))
+COMPILED = ("c", "cpp", "java", "typescript", "rust")
+IMAGE_DIR = Path(__file__).resolve().parents[1] / "sandboxes" / "image"
+
+
+async def bare_program(language: str, files: dict[str, str]) -> float | None:
+    """Seconds to compile and run ``files`` with the host's own toolchain, as the recipe would."""
+    from sandboxes.recipes import get_recipe
+
+    recipe = get_recipe(language)
+    if not all(shutil.which(b) for b in recipe.binaries):
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, body in files.items():
+            Path(tmp, name).write_text(body)
+        env = {**os.environ, **recipe.env}
+        main = recipe.source_file
+        t0 = time.perf_counter()
+        for cmd in (recipe.compile_cmd, recipe.run_cmd):
+            if not cmd:
+                continue
+            cmd = recipe.render(cmd, main).replace("/opt/synthgen", str(IMAGE_DIR))
+            proc = await asyncio.create_subprocess_shell(
+                cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
-            samples.append(time.perf_counter() - t0)
-            if not result.ok:
-                raise RuntimeError(f"{case.language} hello failed: {result}")
-        times[case.language] = statistics.median(samples)
-    return times
+            out, err = await proc.communicate()
+            if proc.returncode != 0:
+                return None
+        return time.perf_counter() - t0
+
+
+async def compiled_table(n: int) -> None:
+    """Per compiled language: hello world compiled and run through the pool vs the same bare."""
+    hello = {c.language: c.files for c in CASES if c.name == "hello"}
+    pool = DockerSandbox(DockerConfig(pool_size=1))
+    rows = []
+    async with pool:
+        for language in COMPILED:
+            request = ExecRequest(language=language, files=hello[language], limits=Limits(wall_time_s=30))
+            warm = await pool.run(request)
+            if not warm.ok:
+                raise RuntimeError(f"{language} hello failed: {warm}")
+            t0 = time.perf_counter()
+            for _ in range(n):
+                result = await pool.run(request)
+                assert result.ok and result.stdout_text.strip() == "hello", result
+            pool_s = (time.perf_counter() - t0) / n
+            bare = [await bare_program(language, hello[language]) for _ in range(min(n, 3))]
+            bare_s = statistics.median(bare) if None not in bare else None
+            cells = f"{1 / bare_s:9.2f} | {pool_s / bare_s:8.2f}x" if bare_s else f"{'n/a':>9} | {'':>9}"
+            rows.append(f"| {language:<10} | {1 / pool_s:9.2f} | {pool_s:8.3f} | {cells} |")
+    print(f"\ncompiled languages: hello world compiled and run, {n} in a row, one client")
+    print("| language   | pool p/s  | pool s/p | bare p/s  | pool/bare |")
+    print("|------------|-----------|----------|-----------|-----------|")
+    print("\n".join(rows))
+    print("bare: the host's own toolchain, same commands (n/a: not installed on this host)")
 
 
 if __name__ == "__main__":
     try:
         asyncio.run(main())
     finally:
+        if METER is not None:
+            METER.close()
         leave_fair_cgroup()

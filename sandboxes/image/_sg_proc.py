@@ -25,6 +25,10 @@ PR_SET_DUMPABLE = 4
 EXIT_LOAD_FAILED = 126
 EXIT_EXEC_FAILED = 127
 CHUNK = 1 << 16
+RESET_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGQUIT", "SIGPIPE", "SIGINT", "SIGXFSZ")
+)
 
 
 class JobFds:
@@ -117,12 +121,8 @@ def _limit(limits: dict, nproc: int) -> None:
 def _child(step: dict, fds: JobFds, out_w: int, err_w: int) -> None:
     """Runs in the forked child; never returns."""
     try:
-        for sig in range(1, signal.NSIG):
-            if sig not in (signal.SIGKILL, signal.SIGSTOP):
-                try:
-                    signal.signal(sig, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
+        for sig in RESET_SIGNALS:  # what the supervisor and the interpreter changed; exec keeps SIG_IGN
+            signal.signal(sig, signal.SIG_DFL)
         os.setsid()
         os.dup2(err_w, 2)
         if step["load"] is not None:
