@@ -32,39 +32,19 @@ def score_histograms(records: Iterable[Record], bins: int = 10) -> dict[str, lis
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    from synthgen.report_html import table
+
+    return table(headers, [list(r) for r in rows])
 
 
 def write_report(store: "RunStore", stats: RunStats | Iterable[Record], summary: "RunSummary") -> None:
+    """report.html: the charts and tables of :mod:`synthgen.report_html`, drawn from the run's tallies."""
+    from synthgen.report_html import render_run_report, run_report_data
+
     if not isinstance(stats, RunStats):
         stats = RunStats.of(stats)
-    parts = [f"<h1>synthgen run: {html.escape(store.dir.name)}</h1>"]
-    parts.append("<h2>Counts</h2>" + _table(["what", "count"], [[k, v] for k, v in sorted(summary.counts.items())]))
-    if summary.stages:
-        parts.append("<h2>Generator stages</h2>" + _table(["stage", "count"], [[k, v] for k, v in summary.stages.items()]))
-    rows = [[v, lang, p, t, f"{p / t:.1%}" if t else "-"] for v, lang, p, t in stats.verifier_table()]
-    parts.append("<h2>Pass rates per verifier and language</h2>" + _table(["verifier", "language", "passed", "total", "rate"], rows))
-    for name, counts in stats.score_histograms().items():
-        peak = max(counts) or 1
-        bars = "".join(f'<div class="bar" style="height:{100 * c / peak:.0f}px" title="{c}"></div>' for c in counts)
-        parts.append(f"<h3>score {html.escape(name)}</h3><div class='hist'>{bars}</div>")
-    res = summary.timings.get("resources", {})
-    parts.append(f"<h2>Time</h2><p>wall {summary.timings.get('wall_s')} s; busy seconds per resource "
-                 "(summed over concurrent calls)</p>"
-                 + _table(["resource", "seconds", "calls"], [[k, v["seconds"], v["calls"]] for k, v in res.items()]))
-    reasons = stats.reasons
-    if reasons:
-        parts.append("<h2>Failed records</h2>" + _table(["reason", "count"], [[k, v] for k, v in reasons.most_common(20)]))
-    parts.append(processing_section(store.dir))
-    if summary.exports:
-        parts.append("<h2>Exports</h2>" + _table(["format", "path"], [[k, v] for k, v in summary.exports.items()]))
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}.hist{display:flex;align-items:flex-end;"
-             "height:110px;gap:2px}.bar{width:18px;background:#4a7bd0}")
-    doc = f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(parts)}</body></html>"
-    (store.dir / "report.html").write_text(doc)
+    data = run_report_data(stats, name=store.dir.name, timings=summary.timings, exports=summary.exports)
+    (store.dir / "report.html").write_text(render_run_report(data, extra_html=processing_section(store.dir)))
 
 
 def processing_section(run_dir) -> str:

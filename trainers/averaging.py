@@ -13,7 +13,7 @@ from pathlib import Path
 
 from synthgen.errors import ConfigError
 
-_SKIP = {"model.safetensors", "model.safetensors.index.json", "train_metrics.json"}
+_SKIP = {"model.safetensors", "model.safetensors.index.json", "train_metrics.json", "train.log"}
 
 
 def _tensor_files(ckpt: Path) -> list[Path]:

@@ -9,6 +9,7 @@ weight decay 0.1), since Llama 3 says it follows Llama 2 for the reward model an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -192,6 +193,21 @@ def merge_lora_if_needed(model):
     if isinstance(model, PeftModel):
         return model.merge_and_unload()
     return model
+
+
+def train_quietly(build: Callable[[], Any], output_dir: str | Path, stage: str) -> Path:
+    """Build a TRL trainer with ``build()`` and train it (:func:`train_and_save`) with the libraries'
+    output in ``output_dir/train.log`` and our step progress on the console."""
+    from synthgen.progress import StepProgress
+    from trainers.console import LOG_NAME, library_output_to, quiet_callbacks
+
+    log = Path(output_dir) / LOG_NAME
+    with library_output_to(log) as console_file:
+        trainer = build()
+        with StepProgress(total=max(0, trainer.args.max_steps), title=f"train {stage}", log_path=log,
+                          file=console_file) as progress:
+            quiet_callbacks(trainer, progress, log)
+            return train_and_save(trainer, output_dir, stage)
 
 
 def train_and_save(trainer, output_dir: str | Path, stage: str) -> Path:

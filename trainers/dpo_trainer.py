@@ -28,7 +28,7 @@ from trainers.common import (
     check_model_dir,
     load_dataset_any,
     require_columns,
-    train_and_save,
+    train_quietly,
 )
 from trainers.dpo_config import DPOTrainConfig
 
@@ -148,4 +148,4 @@ def build_dpo_trainer(config: DPOTrainConfig):
 def train_dpo(config: DPOTrainConfig) -> Path:
     """Train from ``config.model`` (normally the SFT checkpoint, also the reference) and write the
     checkpoint (model + tokenizer + ``train_metrics.json``) to ``config.output_dir``."""
-    return train_and_save(build_dpo_trainer(config), config.output_dir, "dpo")
+    return train_quietly(lambda: build_dpo_trainer(config), config.output_dir, "dpo")

@@ -136,7 +136,18 @@ def _pair_count(batch: Batch) -> int:
 
 
 def train_rm(config: RMTrainConfig) -> Path:
-    """Train the reward model; write model + tokenizer + ``train_metrics.json`` to ``config.output_dir``."""
+    """Train the reward model; write model + tokenizer + ``train_metrics.json`` to ``config.output_dir``
+    (the libraries' output to ``train.log`` there, step progress on the console)."""
+    from synthgen.progress import StepProgress
+    from trainers.console import LOG_NAME, library_output_to
+
+    log = Path(config.output_dir) / LOG_NAME
+    with library_output_to(log) as console_file, \
+            StepProgress(total=0, title="train rm", log_path=log, file=console_file) as progress:
+        return _train_rm(config, progress)
+
+
+def _train_rm(config: RMTrainConfig, progress) -> Path:
     from transformers import AutoTokenizer, get_scheduler, set_seed
 
     check_model_dir(config.model)
@@ -181,6 +192,7 @@ def train_rm(config: RMTrainConfig) -> Path:
         else nullcontext()
     )
 
+    progress.set_total(total_steps)
     rng = random.Random(config.seed)
     history: list[dict] = []
     step, started = 0, time.perf_counter()
@@ -205,6 +217,7 @@ def train_rm(config: RMTrainConfig) -> Path:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            progress.update(step, loss=sum(losses) / len(losses))
             if step % config.logging_steps == 0 or step == total_steps:
                 entry = {
                     "step": step,

@@ -15,7 +15,7 @@ from trainers.common import (
     check_model_dir,
     load_dataset_any,
     require_columns,
-    train_and_save,
+    train_quietly,
 )
 from trainers.sft_config import SFTTrainConfig
 
@@ -74,4 +74,4 @@ def build_sft_trainer(config: SFTTrainConfig):
 
 def train_sft(config: SFTTrainConfig) -> Path:
     """Train, then write model + tokenizer + ``train_metrics.json`` to ``config.output_dir``."""
-    return train_and_save(build_sft_trainer(config), config.output_dir, "sft")
+    return train_quietly(lambda: build_sft_trainer(config), config.output_dir, "sft")

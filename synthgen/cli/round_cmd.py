@@ -18,14 +18,11 @@ def round_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="live progress on long stages"),
 ) -> None:
     """Run the Llama 3 post-training loop; a killed run restarted skips the stages it finished."""
-    import datasets
-    from transformers.utils import logging as hf_logging
-
+    from synthgen.progress import quiet_library_bars
     from synthgen.round import load_round_config, run_rounds
 
     cfg = load_round_config(config, rounds=rounds)
     # The loop prints a header per stage; the bars of every dataset map and weight load in between
-    # would bury it. The trainers' step bars stay (they show a long stage's ETA).
-    datasets.disable_progress_bars()
-    hf_logging.disable_progress_bar()
+    # would bury it. Training shows our own step progress; the libraries' log goes to train.log.
+    quiet_library_bars()
     run_rounds(cfg, runs_dir=runs_dir, force=force, progress=progress, console=console)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-# Short headers: the table must fit an 80-column terminal.
-HEADERS = ["round", "samples", "verified", "yield", "solved", "SFT rows", "pairs", "pass@1", "wall s"]
+# Short headers, no outer edge: the table fits an 80-column terminal (a cut header reads "sampl…").
+HEADERS = ["round", "samples", "verified", "yield", "solved", "SFT", "pairs", "pass@1", "wall s"]
 
 
 def _fmt(value: Any) -> str:
@@ -37,9 +37,9 @@ def table_rows(metrics: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def print_table(metrics: list[dict[str, Any]], console: Console, *, title: str | None) -> None:
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for h in HEADERS:
-        table.add_column(h, justify="right")
+        table.add_column(h, justify="right", no_wrap=True)
     for row in table_rows(metrics):
         table.add_row(*row)
     console.print(table)
@@ -62,7 +62,7 @@ def markdown(name: str, metrics: list[dict[str, Any]]) -> str:
         f"# Round report: {name}",
         ("Columns: `samples` = K answers sampled for the round's fresh prompts; `verified` = those the "
          "verifiers passed; `yield` = verified / samples; `solved` = prompts with at least one verified "
-         "answer; `SFT rows` = rows the round's SFT trained on; `pairs` = DPO pairs built; `pass@1` = "
+         "answer; `SFT` = rows the round's SFT trained on; `pairs` = DPO pairs built; `pass@1` = "
          "greedy held-out pass@1 of the round's new policy."),
         f"Held-out pass@1 went from {first:.3f} after round 0 to {last:.3f} after round {metrics[-1]['round']}.",
         md_table(HEADERS, table_rows(metrics)),
@@ -92,23 +92,13 @@ def _processing_md(metrics: list[dict[str, Any]], md_table: Any) -> list[str]:
 
 
 def html_report(name: str, metrics: list[dict[str, Any]]) -> str:
-    def table(headers: list[str], rows: list[list[str]]) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    """Charts of pass@1, yield and stage times per round (synthgen.report_html), then the tables."""
+    from synthgen.report_html import render_round_report, table
 
-    curve = ", ".join(f"{m['eval']['pass_at_1']:.3f}" for m in metrics)
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>Round report: {html.escape(name)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>"
-        f"</head><body><h1>Round report: {html.escape(name)}</h1>"
-        f"<p>Held-out pass@1 by round: {html.escape(curve)}</p>"
-        + table(HEADERS, table_rows(metrics))
-        + "<h2>Wall time per stage (s)</h2>"
-        + table(["round", "generate", "train_rm", "train_sft", "train_dpo", "eval"], _stage_times(metrics))
-        + "</body></html>\n"
-    )
+    tables = ("<h2>Per round</h2>" + table(HEADERS, table_rows(metrics))
+              + "<h2>Wall time per stage (s)</h2>"
+              + table(["round", "generate", "train_rm", "train_sft", "train_dpo", "eval"], _stage_times(metrics)))
+    return render_round_report(name, metrics, tables_html=tables)
 
 
 def write_reports(run_dir: Path, name: str, metrics: list[dict[str, Any]]) -> tuple[Path, Path]:
