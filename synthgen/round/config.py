@@ -104,6 +104,14 @@ class GenerationConfig(_Strict):
     eval_max_tokens: int | None = Field(None, ge=1, description="default: max_tokens")
 
 
+class AverageRuns(_Strict):
+    """Train a stage several times and average the checkpoints' weights (trainers/averaging.py), as
+    Llama 3 averages the models of runs with different data or settings at each of RM, SFT and DPO."""
+
+    runs: int = Field(3, ge=2, le=16, description="training runs averaged; run i uses seed + 1000*i, "
+                      "so each sees the data in another order")
+
+
 class StageTrain(_Strict):
     """Trainer settings for one stage; passed to the trainer's config (trainers/*_config.py)."""
 
@@ -115,9 +123,11 @@ class StageTrain(_Strict):
     lr_scheduler_type: str = "cosine"
     weight_decay: float = Field(0.1, ge=0)
     extra: dict[str, Any] = Field(default_factory=dict, description="other trainer config fields")
+    average: AverageRuns | None = Field(None, description="e.g. {runs: 3}: train the stage 3 times "
+                                        "(seeds / data orders) and use the average of the checkpoints")
 
     def trainer_kwargs(self) -> dict[str, Any]:
-        return {**self.model_dump(exclude={"extra"}), **self.extra}
+        return {**self.model_dump(exclude={"extra", "average"}), **self.extra}
 
 
 class TrainConfig(_Strict):
@@ -129,6 +139,9 @@ class TrainConfig(_Strict):
         "previous", description="start each round's SFT from the previous policy or from the round-0 model")
     dpo: StageTrain | None = Field(None, description="DPO from the SFT checkpoint on this round's pairs; null = none")
     rm: StageTrain | None = Field(None, description="reward model trained on this round's rankings; null = none")
+    rm_selects: bool = Field(
+        True, description="the latest trained reward model scores the next round's verified samples and "
+        "selection keeps the best-scoring (a `reward_score` verifier is added when none is listed)")
 
 
 class RoundConfig(_Strict):
@@ -159,6 +172,11 @@ class RoundConfig(_Strict):
         for key in ("process", "process_llms"):  # absent = as before they existed: old run dirs still match
             if not data[key]:
                 del data[key]
+        for stage in ("round0_sft", "sft", "dpo", "rm"):  # `average` and `rm_selects` at their defaults:
+            if isinstance(data["train"].get(stage), dict) and data["train"][stage].get("average") is None:
+                data["train"][stage].pop("average", None)  # run dirs made before they existed still match
+        if data["train"].get("rm_selects") is True:
+            del data["train"]["rm_selects"]
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 

@@ -114,8 +114,11 @@ class RoundLoop:
             return {"run": str(run_dir), "exports": {e.format: e.path for e in pipe.export},
                     **pipelines.generation_stats(run_dir), **pipelines.processing_stats(run_dir)}
 
+        ranked_by = (f" by reward model {reward_model.parent.parent.name}"
+                     if reward_model is not None and pipelines.uses_reward_model(cfg, reward_model) else "")
         gen = self._stage(rdir, "generate", generate, clean=False,
-                          what=f"{train.count_rows(prompts)} prompts × {cfg.generation.k} samples, verify, select")
+                          what=f"{train.count_rows(prompts)} prompts × {cfg.generation.k} samples, verify, "
+                               f"select{ranked_by}")
         wall["generate"] = gen["wall_s"]
         exports = {k: Path(v) for k, v in gen["exports"].items()}
         trained: dict[str, Any] = {}
@@ -162,6 +165,9 @@ class RoundLoop:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, *, force: bool = False) -> list[dict[str, Any]]:
+        from synthgen.progress import quiet_library_bars
+
+        quiet_library_bars()  # weight loads and dataset maps would bury the stage headers
         self._prepare_run_dir(force)
         seed_sft = data.seed_file(self.cfg, self.data_dir)
         eval_set = data.eval_file(self.cfg, self.data_dir)

@@ -32,8 +32,12 @@ def _verifiers(cfg: RoundConfig, reward_model: Path | None) -> list[PluginRef]:
     """The configured chain; a `reward_score` verifier scores with the latest trained reward model.
 
     Before any reward model exists (round 1, or `train.rm: null`) a `reward_score` entry without its
-    own `model` option is left out, and selection falls back to the verifier scores.
+    own `model` option is left out, and selection falls back to the verifier scores. Once one exists
+    and none is listed, one is appended (``train.rm_selects``): the chain runs it last, on samples
+    that passed the other verifiers, and selection keeps the best-scoring of them.
     """
+    if uses_reward_model(cfg, reward_model) and all(ref.name != REWARD_VERIFIER for ref in cfg.verifiers):
+        return [*cfg.verifiers, PluginRef(name=REWARD_VERIFIER, options={"model": str(reward_model)})]
     out = []
     for ref in cfg.verifiers:
         if ref.name == REWARD_VERIFIER and "model" not in ref.options:
@@ -42,6 +46,12 @@ def _verifiers(cfg: RoundConfig, reward_model: Path | None) -> list[PluginRef]:
             ref = PluginRef(name=ref.name, options={**ref.options, "model": str(reward_model)})
         out.append(ref)
     return out
+
+
+def uses_reward_model(cfg: RoundConfig, reward_model: Path | None) -> bool:
+    """Whether the round's sampling is scored by ``reward_model`` (listed, or added by rm_selects)."""
+    listed = any(ref.name == REWARD_VERIFIER and "model" not in ref.options for ref in cfg.verifiers)
+    return reward_model is not None and (listed or cfg.train.rm_selects)
 
 
 def _pipeline(cfg: RoundConfig, *, name: str, round_index: int, checkpoint: Path, source: Path,
