@@ -140,7 +140,7 @@ class ProcessingStage:
         self.dir.mkdir(parents=True, exist_ok=True)
         current = {log.dir.name for log in self.logs}
         for stale in self.dir.iterdir():  # steps of an earlier, different `process:` list
-            if stale.is_dir() and stale.name not in current:
+            if stale.is_dir() and stale.name not in current and stale.name != "cache":
                 import shutil
 
                 shutil.rmtree(stale)
