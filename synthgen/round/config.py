@@ -4,8 +4,11 @@
 name: demo-round          # run directory: runs/<name>/
 rounds: 3                 # rounds 1..N after round 0 (SFT on the seed demonstrations)
 model: {tiny: {...}}      # start from a freshly built tiny model, or {path: /local/checkpoint}
-task: {builtin: arith}    # the demo task, or {seed: seed.jsonl, prompts: [r1.jsonl, ...], eval: eval.jsonl}
+task: {builtin: arith}    # the demo task, {builtin: products, style: tir} (synthgen.round.tir_task),
+                          # or {seed: seed.jsonl, prompts: [r1.jsonl, ...], eval: eval.jsonl}
 generation: {llm: {backend: transformers, options: {...}}, k: 8, temperature: 1.0}
+sandbox: {backend: docker}  # for generators that run code (generation.generator: math_tir)
+variants: {cot: {...}, tir: {...}}  # optional: run the config once per variant, compare pass@1
 verifiers: [{name: math, options: {strict: true}}]
 selection: {...}          # synthgen.config.SelectionConfig
 train: {round0_sft: {...}, sft: {...}, dpo: null, rm: null}
@@ -22,7 +25,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from synthgen.config import LLMRef, PluginRef, SelectionConfig, VerifyConfig, load_model
+from synthgen.config import LLMRef, PluginRef, SandboxRef, SelectionConfig, VerifyConfig, load_model
 
 
 class _Strict(BaseModel):
@@ -74,15 +77,32 @@ class FileTaskConfig(_Strict):
     eval: str
 
 
+class ProductTaskConfig(_Strict):
+    """The tool-use demo task (synthgen.round.tir_task): "What is 347*29?", taught either to compute in
+    writing (``cot``) or to run ``print(347*29)`` and read the output (``tir``, with math_tir)."""
+
+    builtin: Literal["products"]
+    style: Literal["cot", "tir"] = Field("tir", description="how the seed demonstrations answer")
+    a_digits: int = Field(3, ge=1, le=6, description="digits of the first factor")
+    b_digits: int = Field(2, ge=1, le=6, description="digits of the second factor")
+    seed_size: int = Field(300, ge=1, description="seed demonstrations trained on in round 0")
+    prompts_per_round: int = Field(300, ge=1, description="fresh unlabelled prompts sampled each round")
+    eval_size: int = Field(300, ge=1, description="held-out prompts for pass@1")
+
+
 def _task_kind(value: Any) -> str:
-    """Files if the task names any file, else the built-in task (so errors speak of one kind only)."""
+    """Files if the task names any file, else the named built-in task (so errors speak of one kind only)."""
     if isinstance(value, dict):
-        return "files" if {"seed", "prompts", "eval"} & set(value) else "builtin"
-    return "files" if isinstance(value, FileTaskConfig) else "builtin"
+        if {"seed", "prompts", "eval"} & set(value):
+            return "files"
+        return "products" if value.get("builtin") == "products" else "builtin"
+    if isinstance(value, FileTaskConfig):
+        return "files"
+    return "products" if isinstance(value, ProductTaskConfig) else "builtin"
 
 
-TaskConfig = Annotated[Annotated[ArithTaskConfig, Tag("builtin")] | Annotated[FileTaskConfig, Tag("files")],
-                       Discriminator(_task_kind)]
+TaskConfig = Annotated[Annotated[ArithTaskConfig, Tag("builtin")] | Annotated[ProductTaskConfig, Tag("products")]
+                       | Annotated[FileTaskConfig, Tag("files")], Discriminator(_task_kind)]
 
 
 class GenerationConfig(_Strict):
@@ -102,6 +122,11 @@ class GenerationConfig(_Strict):
     max_tokens: int = Field(32, ge=1)
     system_prompt: str | None = None
     eval_max_tokens: int | None = Field(None, ge=1, description="default: max_tokens")
+    generator: Literal["math_solutions", "math_tir"] = Field(
+        "math_solutions", description="math_solutions: one answer per sample; math_tir: the policy may run "
+        "```python blocks / python tool calls in the sandbox between turns (needs `sandbox:`)")
+    generator_options: dict[str, Any] = Field(
+        default_factory=dict, description="further generator options, e.g. math_tir's max_blocks and limits")
 
 
 class AverageRuns(_Strict):
@@ -160,7 +185,20 @@ class RoundConfig(_Strict):
         "(clean, topics, quality, difficulty, dedup, mix; see synthgen.processing)")
     process_llms: dict[str, LLMRef] = Field(
         default_factory=dict, description="LLM roles the processors use (judge, tagger, classifier)")
+    sandbox: SandboxRef | None = Field(None, description="code sandbox for generation.generator: math_tir")
+    sandbox_fallback: str | None = Field(
+        None, description="sandbox backend used when `sandbox.backend` does not work here (e.g. bubblewrap "
+        "without a Docker engine); checked once when the loop starts")
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="run this config once per variant (each a partial config merged "
+        "over this one) into runs/<name>/<variant>/ and compare their pass@1 round by round")
     base_dir: Path = Field(Path("."), exclude=True, description="directory relative paths start from")
+
+    @model_validator(mode="after")
+    def _sandbox_for_code(self) -> RoundConfig:
+        if self.generation.generator == "math_tir" and self.sandbox is None and not self.variants:
+            raise ValueError("generation.generator math_tir runs code: add `sandbox: {backend: docker}`")
+        return self
 
     def resolve(self, rel: str) -> Path:
         p = Path(rel).expanduser()
@@ -169,9 +207,13 @@ class RoundConfig(_Strict):
     def fingerprint(self) -> str:
         """Hash of what changes a round's results; `rounds` is left out so a run can be extended."""
         data = self.model_dump(mode="json", exclude={"rounds"})
-        for key in ("process", "process_llms"):  # absent = as before they existed: old run dirs still match
+        # absent = as before they existed: old run dirs still match
+        for key in ("process", "process_llms", "sandbox", "sandbox_fallback", "variants"):
             if not data[key]:
                 del data[key]
+        for key, default in (("generator", "math_solutions"), ("generator_options", {})):
+            if data["generation"][key] == default:
+                del data["generation"][key]
         for stage in ("round0_sft", "sft", "dpo", "rm"):  # `average` and `rm_selects` at their defaults:
             if isinstance(data["train"].get(stage), dict) and data["train"][stage].get("average") is None:
                 data["train"][stage].pop("average", None)  # run dirs made before they existed still match

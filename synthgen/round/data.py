@@ -7,12 +7,18 @@ import json
 from pathlib import Path
 
 from synthgen.errors import ConfigError
+from synthgen.round import tir_task
 from synthgen.round.arith_task import ArithTask, prompt_rows, sft_rows, write_jsonl
-from synthgen.round.config import ArithTaskConfig, FileTaskConfig, RoundConfig
+from synthgen.round.config import ArithTaskConfig, FileTaskConfig, ProductTaskConfig, RoundConfig
 
 
-def arith_task(cfg: RoundConfig) -> ArithTask:
+def arith_task(cfg: RoundConfig) -> ArithTask | tir_task.ProductTask:
+    """The built-in task's splits (addition, or the tool-use demo's products)."""
     t = cfg.task
+    if isinstance(t, ProductTaskConfig):
+        return tir_task.ProductTask(seed=cfg.seed, a_digits=t.a_digits, b_digits=t.b_digits, seed_size=t.seed_size,
+                                    prompts_per_round=t.prompts_per_round, eval_size=t.eval_size,
+                                    rounds=max(cfg.rounds, 1))
     assert isinstance(t, ArithTaskConfig)
     return ArithTask(seed=cfg.seed, low=t.low, high=t.high, seed_size=t.seed_size,
                      prompts_per_round=t.prompts_per_round, eval_size=t.eval_size, rounds=max(cfg.rounds, 1))
@@ -42,6 +48,8 @@ def seed_file(cfg: RoundConfig, data_dir: Path) -> Path:
         bad = [i for i, r in enumerate(rows, 1) if not isinstance(r.get("messages"), list)]
         if bad or not rows:
             raise ConfigError(f"seed rows need a `messages` list (row {bad[0] if bad else 1})", field="task.seed")
+    elif isinstance(cfg.task, ProductTaskConfig):
+        rows = tir_task.sft_rows(arith_task(cfg).seed_demos(), cfg.task.style, cfg.generation.system_prompt)
     else:
         rows = sft_rows(arith_task(cfg).seed_demos(), cfg.generation.system_prompt)
     return write_jsonl(rows, data_dir / "seed_sft.jsonl")

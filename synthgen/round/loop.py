@@ -69,7 +69,7 @@ class RoundLoop:
         rdir = RoundDir(self.run_dir, 0)
 
         def build(out: Path) -> dict[str, Any]:
-            from synthgen.round.arith_task import tokenizer_corpus
+            from synthgen.round import arith_task, tir_task
             from synthgen.tiny_model import TinyModelSpec, build_tiny_model
 
             t = self.cfg.model.tiny
@@ -77,7 +77,8 @@ class RoundLoop:
             spec = TinyModelSpec(vocab_size=t.vocab_size, hidden_size=t.hidden_size, num_layers=t.num_layers,
                                  num_heads=t.num_heads, intermediate_size=t.intermediate_size,
                                  seed=t.seed + self.cfg.seed, split_digits=True)
-            corpus = tokenizer_corpus() if self.cfg.task.__class__.__name__ == "ArithTaskConfig" else None
+            corpus = {"ArithTaskConfig": arith_task.tokenizer_corpus,
+                      "ProductTaskConfig": tir_task.tokenizer_corpus}.get(type(self.cfg.task).__name__, lambda: None)()
             return {"checkpoint": str(build_tiny_model(out, spec, corpus=corpus))}
 
         return Path(self._stage(rdir, "init_model", build, what="random-init tiny model")["checkpoint"])
@@ -169,6 +170,7 @@ class RoundLoop:
 
         quiet_library_bars()  # weight loads and dataset maps would bury the stage headers
         self._prepare_run_dir(force)
+        self.cfg = pipelines.with_working_sandbox(self.cfg, self.registry)  # after the fingerprint check
         seed_sft = data.seed_file(self.cfg, self.data_dir)
         eval_set = data.eval_file(self.cfg, self.data_dir)
         init = self._initial_model()
@@ -196,5 +198,10 @@ class RoundLoop:
 
 
 def run_rounds(cfg: RoundConfig, **kwargs: Any) -> list[dict[str, Any]]:
+    """Run the rounds; with ``variants``, run each variant and return the comparison rows instead."""
     force = kwargs.pop("force", False)
+    if cfg.variants:
+        from synthgen.round.variants import run_variants
+
+        return run_variants(cfg, force=force, **kwargs)
     return RoundLoop(cfg, **kwargs).run(force=force)

@@ -1,13 +1,15 @@
 """The two pipeline runs of a round, built on the engine's runner: sampling K answers to the
 round's prompts with the current policy, and greedy answers to the held-out set (pass@1).
-Both use the math_solutions generator and the round config's verifier chain."""
+Both use the configured generator (math_solutions, or math_tir, whose code blocks run in the
+round's sandbox, in sampling and in the greedy evaluation alike) and the round's verifier chain."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from synthgen.config import ExportRef, LLMRef, PipelineConfig, PluginRef, SelectionConfig, SourceRef
+from synthgen.config import ExportRef, LLMRef, PipelineConfig, PluginRef, SandboxRef, SelectionConfig, SourceRef
+from synthgen.errors import ConfigError
 from synthgen.registry import Registry
 from synthgen.round.config import RoundConfig
 from synthgen.store import RunStore
@@ -57,11 +59,14 @@ def uses_reward_model(cfg: RoundConfig, reward_model: Path | None) -> bool:
 def _pipeline(cfg: RoundConfig, *, name: str, round_index: int, checkpoint: Path, source: Path,
               generator_options: dict[str, Any], selection: SelectionConfig,
               export: list[ExportRef], reward_model: Path | None = None) -> PipelineConfig:
+    g = cfg.generation
+    runs_code = g.generator == "math_tir"
     return PipelineConfig(
         name=name, seed=cfg.seed + round_index, round=round_index,
         llms={"policy": policy_llm(cfg, checkpoint, for_eval=name == "eval")},
+        sandbox=cfg.sandbox if runs_code else None,
         sources=[SourceRef(path=str(source), format="jsonl")],
-        generator=PluginRef(name="math_solutions", options=generator_options),
+        generator=PluginRef(name=g.generator, options={**g.generator_options, **generator_options}),
         verifiers=_verifiers(cfg, reward_model), verify=cfg.verify, selection=selection, export=export,
         process=cfg.process if name == "generate" else [],
     )
@@ -88,6 +93,43 @@ def eval_pipeline(cfg: RoundConfig, round_index: int, checkpoint: Path, eval_set
                            "system_prompt": g.system_prompt},
         selection=SelectionConfig(pairs="none"), export=[],
     )
+
+
+async def _probe(ref: SandboxRef, registry: Registry) -> str | None:
+    """None when one python job runs on the backend, else why not."""
+    from sandboxes.types import ExecRequest
+
+    try:
+        sandbox = registry.create("sandbox", ref.backend, ref.options, where="sandbox.options")
+        async with sandbox:
+            res = await sandbox.run(ExecRequest(language="python", files={"main.py": "print('ok')"}))
+    except Exception as exc:  # noqa: BLE001 - any failure to start means: try the fallback
+        return f"{type(exc).__name__}: {exc}"
+    return None if res.ok and res.stdout_text == "ok\n" else f"test job ended {res.status.value}: {res.error}"
+
+
+def with_working_sandbox(cfg: RoundConfig, registry: Registry | None = None) -> RoundConfig:
+    """``cfg`` with a sandbox that works here: ``sandbox`` if it runs a test job, else ``sandbox_fallback``.
+
+    Checked once per loop (a second or two) and only when the generator runs code, so a machine
+    without a Docker engine runs the demo on bubblewrap instead of failing every code block.
+    """
+    import asyncio
+
+    if cfg.generation.generator != "math_tir" or cfg.sandbox is None:
+        return cfg
+    registry = registry or Registry()
+    why = asyncio.run(_probe(cfg.sandbox, registry))
+    if why is None:
+        return cfg
+    if cfg.sandbox_fallback and cfg.sandbox_fallback != cfg.sandbox.backend:
+        fallback = SandboxRef(backend=cfg.sandbox_fallback, max_concurrency=cfg.sandbox.max_concurrency)
+        why_fallback = asyncio.run(_probe(fallback, registry))
+        if why_fallback is None:
+            return cfg.model_copy(update={"sandbox": fallback})
+        why += f"; fallback {cfg.sandbox_fallback}: {why_fallback}"
+    raise ConfigError(f"sandbox backend {cfg.sandbox.backend} does not work here ({why}); see "
+                      "`synthgen sandbox doctor`, or set `sandbox_fallback: bubblewrap`", field="sandbox")
 
 
 def run(pipeline: PipelineConfig, runs_dir: Path, *, registry: Registry | None, progress: bool,
