@@ -10,7 +10,7 @@ export OMP_NUM_THREADS ?= 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup system-deps python-deps sandbox test demo bench clean
+.PHONY: setup system-deps python-deps sandbox test demo demo-tir bench clean
 
 setup: system-deps python-deps
 
@@ -32,6 +32,10 @@ test: sandbox
 
 demo: python-deps
 	$(BIN)/synthgen round examples/demo_round.yaml
+
+# tool use vs written computation on 3x2-digit products; runs code in Docker (bubblewrap without it)
+demo-tir: python-deps
+	$(BIN)/synthgen round examples/demo_round_tir.yaml
 
 bench: sandbox
 	for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
