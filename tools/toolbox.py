@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthgen.errors import ConfigError, SynthgenError, TransientError, cancelled_by_caller
 from synthgen.plugins import Tool, ToolResult
+from verifiers.tool_call import closed_schema, schema_errors
+from verifiers.tool_call_parse import BadSchema, json_schema
 
 # What a tool may put in ``ToolResult.details["reason"]`` and the trace reason it becomes.
 _TOOL_REASONS = {"timeout": "tool_timeout", "output_limit": "tool_output_flood", "unavailable": "tool_unavailable"}
@@ -66,22 +67,15 @@ class CallOutcome:
         return not self.reason
 
 
-def _closed(schema: Any) -> Any:
-    """The schema with undeclared object properties rejected (a model inventing parameters is an error)."""
-    if isinstance(schema, dict):
-        out = {k: _closed(v) for k, v in schema.items()}
-        if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
-            out["additionalProperties"] = False
-        return out
-    if isinstance(schema, list):
-        return [_closed(s) for s in schema]
-    return schema
-
-
 def schema_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
-    """Why ``arguments`` do not fit ``schema`` (undeclared parameters included); [] when they do."""
-    return sorted(f"{'/'.join(map(str, e.path)) or 'arguments'}: {e.message}"
-                  for e in Draft202012Validator(_closed(schema)).iter_errors(arguments))
+    """Why ``arguments`` do not fit ``schema`` (undeclared parameters included); [] when they do.
+    The same reading as the ``tool_call`` verifier: common non-JSON-Schema type names mapped,
+    integers exact."""
+    try:
+        mapped = json_schema(schema)
+    except BadSchema as exc:
+        return [f"the tool's schema is unusable: {exc}"]
+    return schema_errors(arguments, closed_schema(mapped))
 
 
 def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str]:
@@ -104,7 +98,6 @@ class Toolbox:
     def __init__(self, tools: list[Tool], limits: ToolboxLimits | None = None) -> None:
         self.tools = {t.name: t for t in tools}
         self.limits = limits or ToolboxLimits()
-        self._validators = {t.name: Draft202012Validator(_closed(t.parameters)) for t in tools}
 
     @classmethod
     def from_refs(cls, refs: list[ToolRef], limits: ToolboxLimits | None = None, *, registry: Any = None,
@@ -132,10 +125,9 @@ class Toolbox:
         args, err = parse_arguments(raw_arguments)
         if args is None:
             return None, CallOutcome(name, raw_arguments, reason="bad_arguments", error=err)
-        problems = [f"{'/'.join(map(str, e.path)) or 'arguments'}: {e.message}"
-                    for e in self._validators[name].iter_errors(args)]
+        problems = schema_problems(self.tools[name].parameters, args)
         if problems:
-            return None, CallOutcome(name, args, reason="bad_arguments", error="; ".join(sorted(problems)[:5]))
+            return None, CallOutcome(name, args, reason="bad_arguments", error="; ".join(problems[:5]))
         return args, None
 
     async def execute(self, name: Any, raw_arguments: Any, ctx: Any) -> CallOutcome:

@@ -36,7 +36,7 @@ from synthgen.records import Candidate, Record, Verdict
 from verifiers.tool_call_parse import BadSchema, find_tool_calls, json_schema
 from verifiers.tool_call_reference import BadReference, Reference, ValueRules, match, read_references
 
-__all__ = ["ToolCallConfig", "ToolCallVerifier", "find_tool_calls"]
+__all__ = ["ToolCallConfig", "ToolCallVerifier", "closed_schema", "find_tool_calls", "schema_errors"]
 
 # An "integer" parameter takes integers only: 4.0 is a float there (JSON Schema would accept it,
 # Python and BFCL's checker do not).
@@ -87,15 +87,15 @@ def _resolve_name(name: Any, functions: dict[str, dict[str, Any]]) -> Any:
     return candidates[0] if len(candidates) == 1 else name
 
 
-def _closed(schema: Any) -> Any:
+def closed_schema(schema: Any) -> Any:
     """A copy of the schema where objects reject undeclared properties (unless they say otherwise)."""
     if isinstance(schema, dict):
-        schema = {k: _closed(v) for k, v in schema.items()}
+        schema = {k: closed_schema(v) for k, v in schema.items()}
         if schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema:
             schema["additionalProperties"] = False
         return schema
     if isinstance(schema, list):
-        return [_closed(s) for s in schema]
+        return [closed_schema(s) for s in schema]
     return schema
 
 
@@ -125,7 +125,9 @@ def _arguments(call: dict[str, Any], schema: dict[str, Any]) -> tuple[dict[str, 
     return raw, ""
 
 
-def _schema_errors(args: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+def schema_errors(args: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Why ``args`` do not fit a JSON Schema (integers strict), one line each; [] when they do. Shared
+    with the tool executor (``tools.toolbox``), so a call is judged the same way before it runs."""
     errors = []
     for err in sorted(_StrictIntValidator(schema).iter_errors(args), key=lambda e: list(e.path)):
         where = "/".join(str(p) for p in err.path) or "arguments"
@@ -207,7 +209,7 @@ class ToolCallVerifier(Verifier):
                     entry["errors"].append(err)
                 else:
                     entry["arguments"] = args
-                    entry["errors"] += _schema_errors(args, schema if cfg.allow_unknown_params else _closed(schema))
+                    entry["errors"] += schema_errors(args, schema if cfg.allow_unknown_params else closed_schema(schema))
                     if not entry["errors"]:
                         valid.append({"name": name, "arguments": args})
             problems += [f"call {i} ({name}): {e}" for e in entry["errors"]]
