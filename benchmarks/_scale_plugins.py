@@ -61,3 +61,27 @@ class BurningGeneratorForBench(Generator):
                      messages=[{"role": "user", "content": item.prompt}])
         rec.add_candidate([{"role": "assistant", "content": item.prompt}])
         return [rec]
+
+
+class NoopConfig(PluginConfig):
+    k: int = 2
+
+
+class NoopGeneratorForBench(Generator):
+    """K fixed candidates per item, nothing else and no state kept between items (the runner's
+    cost alone). Texts end in the item's number and the number + 1, so `parity_for_tests` passes
+    one and fails the other: SFT and DPO exports are not empty."""
+
+    name: ClassVar[str] = "noop_for_bench"
+    capability: ClassVar[str] = "bench"
+    Config = NoopConfig
+    Item = BenchItem
+    roles: ClassVar[tuple[str, ...]] = ()
+
+    async def generate(self, item: BenchItem, ctx) -> list[Record]:
+        number = int(item.id.rsplit("-", 1)[-1])
+        rec = Record(id=content_hash(self.name, item.id), capability=self.capability,
+                     messages=[{"role": "user", "content": item.prompt}])
+        for j in range(self.config.k):
+            rec.add_candidate([{"role": "assistant", "content": f"{item.prompt} #{number + j}"}])
+        return [rec]
