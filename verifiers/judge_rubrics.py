@@ -17,10 +17,11 @@ booleans, keys in any case. It returns scores or a reason why the output is unus
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from synthgen.text_json import json_values
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,6 @@ RUBRICS: dict[str, Rubric] = {r.name: r for r in (
                                        "contradicting or ignoring the tool outputs), else 0"),
         Criterion("answers_question", "1 if it answers what the user asked, completely and clearly, else 0"),
     )),
-    # factuality generator: an answer given WITHOUT the passage, judged against it (reference = passage + answer)
     # Long context: an answer is judged against the passage it was written from (the conversation
     # holds the passage and the question), a summary against the text it summarises.
     Rubric("passage_qa", "Judge the assistant's answer to the question using ONLY the passage in the conversation.", (
@@ -74,6 +74,7 @@ RUBRICS: dict[str, Rubric] = {r.name: r for r in (
         Criterion("faithful", "1 if every statement of the summary is supported by the text, else 0"),
         Criterion("coverage", "1 if the summary covers the main points of the text, else 0"),
     )),
+    # factuality generator: an answer given WITHOUT the passage, judged against it (reference = passage + answer)
     Rubric("factuality", "A factual question was answered from memory. Judge the answer against the reference "
            "passage, which is the source of truth, and the short reference answer taken from it.", (
         Criterion("correct", "1 if the answer states the same fact as the reference answer and contradicts nothing "
@@ -122,21 +123,7 @@ def _key(name: str) -> str:
 
 def _objects(text: str) -> list[Any]:
     """Every JSON object found in ``text``: fenced blocks first, then any '{' that starts one."""
-    found: list[Any] = []
-    for block in re.findall(r"```(?:json)?\s*(.*?)```", text, re.DOTALL):
-        try:
-            found.append(json.loads(block))
-        except ValueError:
-            pass
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
-        try:
-            obj, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            found.append(obj)
-    return [o for o in found if isinstance(o, dict)]
+    return json_values(text, nested=True, objects_only=True)
 
 
 def _number(value: Any) -> float | None:

@@ -7,10 +7,11 @@ pairs found and, when there are none, the reason; it never raises.
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from typing import Any
+
+from synthgen.text_json import json_values
 
 QA_INSTRUCTIONS = (
     "Write {n} question-answer pairs about the passage below. Each question must be answerable from "
@@ -72,35 +73,12 @@ def _pair(obj: Any) -> tuple[str, str] | None:
     return None
 
 
-def _json_values(text: str) -> list[Any]:
-    found: list[Any] = []
-    for block in re.findall(r"```(?:json)?\s*(.*?)```", text, re.DOTALL):
-        try:
-            found.append(json.loads(block))
-        except ValueError:
-            pass
-    decoder = json.JSONDecoder()
-    pos = 0
-    while True:
-        m = re.compile(r"[\[{]").search(text, pos)
-        if not m:
-            break
-        try:
-            value, end = decoder.raw_decode(text, m.start())
-        except ValueError:
-            pos = m.start() + 1
-            continue
-        found.append(value)
-        pos = end
-    return found
-
-
 def parse_qa_pairs(text: str, limit: int) -> tuple[list[tuple[str, str]], str]:
     """(pairs, reason): up to ``limit`` distinct question-answer pairs; reason is '' when some were found."""
     if not text or not text.strip():
         return [], "the model returned nothing"
     pairs: list[tuple[str, str]] = []
-    for value in _json_values(text):
+    for value in json_values(text):
         items = value.get("pairs") or value.get("questions") if isinstance(value, dict) else value
         for obj in items if isinstance(items, list) else [value]:
             p = _pair(obj)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
+
+from synthgen.text_json import json_values
 
 QUESTION_SYSTEM = "You write precise quiz questions from reference texts. You follow the output format exactly."
 
@@ -54,12 +55,7 @@ def says_none(text: str) -> bool:
 def parse_questions(text: str) -> list[QA]:
     """Question/answer pairs from JSON objects (one per line, a list, or fenced) or ``Question:/Answer:`` lines."""
     found: list[QA] = []
-    decoder = json.JSONDecoder()
-    for m in re.finditer(r"[\[{]", text):
-        try:
-            obj, _ = decoder.raw_decode(text, m.start())
-        except ValueError:
-            continue
+    for obj in json_values(text, nested=True):
         for o in obj if isinstance(obj, list) else [obj]:
             if isinstance(o, dict):
                 q, a = o.get("question"), o.get("answer")

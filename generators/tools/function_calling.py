@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +37,7 @@ from generators.tools._run_functions import run_function
 from synthgen.context import Context
 from synthgen.errors import ConfigError
 from synthgen.llm.base import SamplingParams
+from synthgen.text_json import first_object
 from synthgen.plugins import Generator
 from synthgen.records import Candidate, Message, Record, Verdict, content_hash
 from tools.toolbox import parse_arguments, schema_problems
@@ -72,18 +72,6 @@ class FunctionCallingConfig(BaseModel):
     query_temperature: float = Field(0.9, ge=0.0)
     query_max_tokens: int = Field(512, ge=1)
     source_root: str | None = Field(None, description="directory of items' `path` (relative to the pipeline file)")
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
-        try:
-            obj, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            return obj
-    return None
 
 
 def _fill(value: Any, results: list[Any]) -> Any:
@@ -143,7 +131,7 @@ class FunctionCallingGenerator(Generator):
         reply = (await ctx.generate("policy", [ask], qparams, seed_key="query"))[0][0]
         stages["queries"] = 1
         record.metadata["query_generation"] = {"messages": ask + [{"role": "assistant", "content": reply.text}]}
-        spec = _json_object(reply.text) or {}
+        spec = first_object(reply.text) or {}
         problem = self._check_spec(spec, shape, multi_turn, by_name)
         if problem:
             return [_dropped(record, "query_unusable", problem)]
