@@ -207,7 +207,10 @@ def main() -> None:
     ap.add_argument("--no-compare-old", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
-    rows = [bench(n, not args.no_compare_old) for n in args.items]
+    rows = []
+    for n in args.items:
+        rows.append(bench(n, not args.no_compare_old))
+        print(json.dumps(rows[-1]), flush=True)  # each size as soon as it is measured (1M takes a while)
     print(f"{'items':>9} {'run s':>8} {'ms/rec':>7} {'cpu ms/rec':>10} {'peak MB':>8} {'rerun s':>8} "
           f"{'rerun streamed s':>16} {'resume@50% s':>12} {'exports==old':>12} {'old export MB':>13}")
     for r in rows:
