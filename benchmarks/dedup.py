@@ -9,13 +9,15 @@
    near vectors, so clustering and the greedy walk do the same work; the table says which was used.
 2. The full `dedup` step of the processing stage (run store in, decision log out, exact hash first,
    faiss k-means, greedy keep by quality x difficulty) over --n synthetic dialogs (a share of exact
-   copies and of copies with a word or two changed), run in a child process whose peak RSS is read
-   with wait4. The embeddings are put in the step's per-record cache first, so the step itself never
+   copies and of copies with a word or two changed), run in a child process that reports its own
+   peak RSS (VmHWM). The embeddings are put in the step's per-record cache first, so the step itself never
    loads a model: its time is dedup's, not the embedder's.
 3. Agreement on --agree-n dialogs (real MiniLM embeddings when they fit the time budget): the
    clustered walk against the exact all-pairs walk, with every difference classified: a pair split
    across clusters (the documented approximation) or a knock-on of one.
-Last line: clustered vs exact greedy time on --agree-n, and how many decisions differ.
+4. The baseline at full size: the exact all-pairs walk over the same --n matrix (O(n x kept)) against
+   the clustered walk (k-means included), in this process (`--no-exact-full` skips it).
+Last line: clustered vs exact greedy time at --n and --agree-n, and how many decisions differ.
 """
 
 from __future__ import annotations
@@ -107,8 +109,12 @@ def child_stage(run_dir: str, threshold: float, cluster_size: int) -> None:
     started = time.perf_counter()
     info = asyncio.run(ProcessingStage(Path(run_dir), [step], batch_size=1024).run())
     rep = info["steps"][0]["report"]
+    # VmHWM is this process image's own peak; getrusage's maxrss would carry over the parent's peak
+    # from before exec (Linux keeps it across fork + exec)
+    hwm_kb = next(int(ln.split()[1]) for ln in Path("/proc/self/status").read_text().splitlines()
+                  if ln.startswith("VmHWM:"))
     print(f"RESULT {time.perf_counter() - started:.2f} {rep['kept']} {rep['exact_duplicates']} "
-          f"{rep['semantic_duplicates']} {rep['clusters']}")
+          f"{rep['semantic_duplicates']} {rep['clusters']} {hwm_kb}")
 
 
 def agreement(vecs: np.ndarray, threshold: float, cluster_size: int) -> dict[str, float]:
@@ -149,6 +155,8 @@ def main() -> None:
     parser.add_argument("--max-embed-min", type=float, default=15.0)
     parser.add_argument("--threshold", type=float, default=0.95)
     parser.add_argument("--cluster-size", type=int, default=1000)
+    parser.add_argument("--no-exact-full", dest="exact_full", action="store_false",
+                        help="skip the exact all-pairs walk over all --n (the full-size baseline)")
     parser.add_argument("--child-stage", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_stage:
@@ -182,13 +190,27 @@ def main() -> None:
         proc = subprocess.Popen([sys.executable, __file__, "--child-stage", str(run_dir), "--threshold",
                                  str(args.threshold), "--cluster-size", str(args.cluster_size)],
                                 stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _ = os.wait4(proc.pid, 0)
         lines = proc.stdout.read().splitlines() if proc.stdout else []
         result = next((ln for ln in lines if ln.startswith("RESULT")), None)
         if status != 0 or result is None:
             raise SystemExit(f"the dedup step failed (status {status}): {lines[-5:]}")
-        wall, kept, exact_dups, sem_dups, clusters = result.split()[1:]
-        peak_mb = usage.ru_maxrss / 1024
+        wall, kept, exact_dups, sem_dups, clusters, hwm_kb = result.split()[1:]
+        peak_mb = int(hwm_kb) / 1024
+
+    full = None
+    if args.exact_full:  # the baseline at full size: the exact all-pairs walk over the same matrix
+        from synthgen.processing.semantic import clustered_greedy, greedy_keep
+
+        order_full = np.argsort(-np.random.default_rng(0).random(len(vecs)), kind="stable")
+        t0 = time.perf_counter()
+        exact_full = greedy_keep(vecs[order_full], args.threshold)
+        t_exact_full = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        clus_full, _ = clustered_greedy(vecs[order_full], args.threshold, cluster_size=args.cluster_size, seed=0)
+        t_clus_full = time.perf_counter() - t0
+        full = (t_exact_full, t_clus_full, int(exact_full.keep.sum()), int(clus_full.keep.sum()),
+                int((exact_full.keep != clus_full.keep).sum()))
 
     agree_n = min(args.agree_n, args.n)
     agree_real = agree_n / rate / 60 <= args.max_embed_min / 3
@@ -208,6 +230,13 @@ def main() -> None:
     print(f"| clustered greedy | {agr['clustered_s']:.2f} s, kept {agr['clustered_kept']:,} |")
     print(f"| decisions that differ | {agr['differ']} (split across clusters {agr['split']}, knock-on {agr['knock_on']}, "
           f"unexplained {agr['unexplained']}) |")
+    if full is not None:
+        print(f"| {args.n:,}: exact all-pairs greedy | {full[0]:.1f} s, kept {full[2]:,} |")
+        print(f"| {args.n:,}: clustered greedy (k-means + walk) | {full[1]:.1f} s, kept {full[3]:,}; {full[4]} decisions differ |")
+        print(f"\nclustered vs exact greedy on {args.n:,}: {full[0] / max(full[1], 1e-9):.1f}x faster; on {agree_n:,}: "
+              f"{agr['exact_s'] / max(agr['clustered_s'], 1e-9):.1f}x, {agr['differ']} of {agree_n:,} decisions differ "
+              f"({agr['unexplained']} unexplained)")
+        return
     print(f"\nclustered vs exact greedy on {agree_n:,}: {agr['exact_s'] / max(agr['clustered_s'], 1e-9):.1f}x faster, "
           f"{agr['differ']} of {agree_n:,} decisions differ ({agr['unexplained']} unexplained)")
 

@@ -123,6 +123,7 @@ class DedupProcessor(Processor):
                 if len(pending[0]) >= cfg.embed_batch:
                     await flush()
         await flush()
+        model.clear()  # the cache's copy of every vector is not needed past this point
         self._decide(ids, np.asarray(ranks), digests, sigs, parts, ctx.seed)
         tmp = ctx.workdir / ".plan.json.tmp"
         tmp.write_text(json.dumps({"dropped": self._dropped, "stats": self._stats}))
@@ -162,7 +163,10 @@ class DedupProcessor(Processor):
         rows = order[alive[order]]  # survivors, best first
         clusters_n = 0
         if len(rows):
-            vecs = np.concatenate(parts)[rows]
+            everything = np.concatenate(parts)
+            parts.clear()  # one copy of the matrix at a time: n x 384 float32 is the step's peak
+            vecs = everything[rows]
+            del everything
             # k-means sees the rows in record-id order, so clusters do not depend on input order
             by_id = np.argsort(np.asarray(ids)[rows], kind="stable")
             res, clusters = clustered_greedy(vecs, cfg.threshold, cluster_size=cfg.cluster_size, seed=seed,

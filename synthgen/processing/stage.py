@@ -19,7 +19,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import orjson
 from rich.console import Console
@@ -77,6 +77,30 @@ class ProcessContext:
             else:
                 self.embedders[key] = LocalEmbedder(path)
         return self.embedders[key]
+
+
+class _LazyLLMs(Mapping[str, TimedLLM]):
+    """The pipeline's LLM roles, each built on first use: a run's `llms` include the policy, which the
+    processors never call, and building a backend can load a tokenizer or open connections."""
+
+    def __init__(self, refs: dict[str, LLMRef], registry: Registry, timers: Timers) -> None:
+        self.refs, self.registry, self.timers = refs, registry, timers
+        self.made: dict[str, TimedLLM] = {}
+
+    def __getitem__(self, role: str) -> TimedLLM:
+        if role not in self.made:
+            import asyncio
+
+            ref = self.refs[role]
+            backend = self.registry.create("llm", ref.backend, ref.options, where=f"llms.{role}.options")
+            self.made[role] = TimedLLM(role, backend, self.timers, asyncio.Semaphore(ref.max_concurrency))
+        return self.made[role]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.refs)
+
+    def __len__(self) -> int:
+        return len(self.refs)
 
 
 def batches(records: Iterator[Record], size: int) -> Iterator[tuple[int, list[Record]]]:
@@ -145,12 +169,7 @@ class ProcessingStage:
 
                 shutil.rmtree(stale)
         timers = Timers()
-        llms = {}
-        for role, ref in self.llms.items():
-            import asyncio
-
-            backend = self.registry.create("llm", ref.backend, ref.options, where=f"llms.{role}.options")
-            llms[role] = TimedLLM(role, backend, timers, asyncio.Semaphore(ref.max_concurrency))
+        llms = _LazyLLMs(self.llms, self.registry, timers)
         run_ctx = RunContext(run_name=self.run_dir.name, seed=self.seed, llm=llms, timers=timers)
         embedders: dict[str, Any] = {}
         steps_info = []
@@ -164,7 +183,7 @@ class ProcessingStage:
         finally:
             for emb in embedders.values():
                 await emb.close()
-            for llm in llms.values():
+            for llm in llms.made.values():
                 await llm.backend.close()
         summary = {"steps": steps_info, "kept": steps_info[-1]["totals"].get("kept", 0) if steps_info else 0,
                    "timings": timers.as_dict()}
