@@ -23,8 +23,12 @@ _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
     "td.n{text-align:right}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1em}"
-    ".chart{border:1px solid #e4e4e4;border-radius:4px;min-height:220px}.none{color:#777}"
+    ".chart{border:1px solid #e4e4e4;border-radius:4px;min-height:220px;min-width:0;overflow:hidden}.none{color:#777}"
 )
+# Each chart is drawn while the page is still being parsed, at the width its grid cell had then (a
+# lone first cell spans the row); once laid out, every chart takes its cell's final width.
+_RESIZE = ("addEventListener('load',()=>document.querySelectorAll('.plotly-graph-div')"
+           ".forEach(d=>Plotly.Plots.resize(d)))")
 # plotly's per-chart toolbar is noise in a report; the charts still resize with the window
 _PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
 
@@ -59,7 +63,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 def page(title: str, body: str) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style><script type='text/javascript'>{_plotly_js()}</script></head>"
-            f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n")
+            f"<body><h1>{html.escape(title)}</h1>{body}<script>{_RESIZE}</script></body></html>\n")
 
 
 # -- a run's page --------------------------------------------------------------------------------
@@ -136,14 +140,15 @@ def render_round_report(name: str, metrics: list[dict[str, Any]], *, tables_html
     rounds = [m["round"] for m in metrics]
     gen = [m.get("generate") or {} for m in metrics]
     pass1 = [m["eval"]["pass_at_1"] for m in metrics]
-    yields = [g.get("verified_yield") if g else None for g in gen]
-    solved = [g["prompts_solved"] / g["prompts"] if g.get("prompts") else None for g in gen]
+    sampled = [(m["round"], g) for m, g in zip(metrics, gen) if g]  # round 0 samples nothing
+    yields = [g.get("verified_yield") for _, g in sampled]
+    solved = [g["prompts_solved"] / g["prompts"] if g.get("prompts") else None for _, g in sampled]
     stages = ["generate", "train_rm", "train_sft", "train_dpo", "eval"]
     times = {s: [m.get("wall_s", {}).get(s) for m in metrics] for s in stages}
     body = ("<div class='grid'>"
             + chart_div(charts.per_round(rounds, {"pass@1 (held-out, greedy)": pass1}, "Held-out pass@1 per round",
                                          y="pass@1"), "pass-at-1")
-            + chart_div(charts.per_round(rounds, {"verified yield": yields, "prompts solved": solved},
+            + chart_div(charts.per_round([r for r, _ in sampled], {"verified yield": yields, "prompts solved": solved},
                                          "Yield of the sampled answers per round", y="share"), "yield",
                         empty="round 0 samples nothing; yield starts at round 1")
             + "</div>"

@@ -64,7 +64,8 @@ def _store(run: Path):
 
     store = RunStore(run)
     if not store.exists():
-        raise SynthgenError(f"{run}: not a run directory (no meta.json); pass runs/<name>")
+        raise SynthgenError(f"{run}: not a run directory (no meta.json); pass runs/<name>, or of a round run "
+                            "runs/<name>, runs/<name>/round_<r> or runs/<name>/round_<r>/<stage>")
     return store
 
 
@@ -92,14 +93,30 @@ def export(
     out.print(f"wrote {written}")
 
 
+def _round_target(path: Path):
+    """A round run, one of its rounds or stages (synthgen.round.inspect), else None."""
+    if (path / "meta.json").is_file():
+        return None
+    from synthgen.round.inspect import find_round_target
+
+    return find_round_target(path)
+
+
 @app.command("inspect")
-def inspect(run: Path = typer.Argument(...), samples: int = typer.Option(2, help="sample records to show")) -> None:
-    """Counts per stage and a few sample records of a run."""
+def inspect(run: Path = typer.Argument(..., help="run directory, or a round run / round_<r> / round stage"),
+            samples: int = typer.Option(2, help="sample records to show")) -> None:
+    """Counts per stage and a few sample records of a run (of a round run: its rounds and stages)."""
     from itertools import islice
 
     from synthgen.run_stats import RunStats
 
-    store = _store(run)
+    target = _round_target(run)
+    if target is not None and target.run_dir is None:
+        from synthgen.round.inspect import print_round_target
+
+        print_round_target(target, out)
+        return
+    store = _store(target.run_dir if target is not None else run)
     counts, stages = RunStats.of(store.records()).summary()  # one streaming pass, no records held
     summary = json.loads((store.dir / "summary.json").read_text()) if (store.dir / "summary.json").exists() else {}
     _print_summary(store.dir, counts, stages, summary.get("timings", {}), summary.get("exports", {}))
@@ -117,8 +134,34 @@ def inspect(run: Path = typer.Argument(...), samples: int = typer.Option(2, help
 
 
 @app.command("report")
-def report(run: Path = typer.Argument(...)) -> None:
-    """Rewrite RUN/report.html from the run's records."""
+def report(run: Path = typer.Argument(..., help="run directory, or a round run / round_<r> / round stage")) -> None:
+    """Rewrite RUN/report.html from the run's records (of a round run: the round report, or the
+    reports of a round's generate and eval runs)."""
+    target = _round_target(run)
+    if target is None:
+        _report_run(run)
+    elif target.run_dir is not None:
+        _report_run(target.run_dir)
+    elif target.round is None or (target.stage or "").startswith("train_") or target.stage == "init_model":
+        from synthgen.round.inspect import write_round_report
+
+        page = write_round_report(target)
+        if target.stage:
+            out.print(f"{target.stage} is a training stage without records; its rows, steps and loss are in "
+                      "the round report")
+        out.print(f"report: {page}")
+    else:
+        from synthgen.round.inspect import RoundTarget
+
+        runs = [d for d in (RoundTarget(target.root, target.round, s).run_dir for s in ("generate", "eval")
+                            if target.stage in (None, s)) if d is not None]
+        if not runs:
+            raise SynthgenError(f"{run}: no generate or eval run there yet; nothing to report")
+        for d in runs:
+            _report_run(d)
+
+
+def _report_run(run: Path) -> None:
     from synthgen.report import write_report
     from synthgen.run_stats import RunStats
     from synthgen.runner import RunSummary

@@ -114,6 +114,11 @@ class OpenAIBackend(LLMBackend):
                 break
         if len(got) < params.n:
             raise LLMError(f"{self.url} returned {len(got)} of {params.n} requested choices", transient=False)
+        if params.stop:  # some servers keep the stop string (transformers serve does); OpenAI's contract drops it
+            for c in got:
+                cuts = [i for s in params.stop if s and (i := c.text.find(s)) >= 0]
+                if cuts:
+                    c.text, c.finish_reason = c.text[:min(cuts)], "stop"
         return got
 
     def _body(self, prompt: Prompt, params: SamplingParams, n: int, seed: int | None) -> dict[str, Any]:
