@@ -9,7 +9,8 @@ Run: ``.venv/bin/python benchmarks/verify_code.py [--backend docker|bubblewrap] 
 
 ``--suite layouts``: the benchmark-style records of ``tests/verifiers/fixtures/code_layouts.py``
 (HumanEval, HumanEval-X, MultiPL-E layouts with imports in the prompt, every language, correct and
-mutant answers) through ``code_exec``: verdicts right per language and seconds per verdict; the last
+mutant answers) through ``code_exec``, one at a time: verdicts right per language and seconds per
+verdict (compile + run); the last
 line compares TypeScript transpile-only with type-checked verification in the same run.
 """
 
@@ -129,7 +130,10 @@ async def run_bare(cases, workers: int, python: str) -> tuple[float, list[bool]]
 
 async def run_layouts(backend: str, workers: int) -> None:
     import statistics
+    import sys
+    from pathlib import Path
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fixtures live under tests/
     from tests.verifiers.fixtures.code_layouts import CASES
     from verifiers.code_exec import CodeExecConfig
 
@@ -156,10 +160,12 @@ async def run_layouts(backend: str, workers: int) -> None:
             verdict = await verifier.verify(record, record.candidates[0], ctx)
             return verdict.passed, time.perf_counter() - t0
 
-        results = await asyncio.gather(*(timed(CodeExecVerifier(), r) for _, _, r in runs))
+        # One at a time: seconds per verdict (compile + run), not time spent queued behind others.
+        await timed(CodeExecVerifier(), runs[0][2])  # warm-up
+        results = [await timed(CodeExecVerifier(), r) for _, _, r in runs]
         ts = [r for lang, _, r in runs if lang == "typescript"] * 3
-        checked = await asyncio.gather(*(timed(CodeExecVerifier(), r) for r in ts))
-        loose = await asyncio.gather(*(timed(CodeExecVerifier(CodeExecConfig(typescript_check=False)), r) for r in ts))
+        checked = [await timed(CodeExecVerifier(), r) for r in ts]
+        loose = [await timed(CodeExecVerifier(CodeExecConfig(typescript_check=False)), r) for r in ts]
     print(f"{'language':<12}{'correct accepted':>18}{'mutants rejected':>18}{'median s':>10}")
     right = 0
     for lang in dict.fromkeys(lang for lang, _, _ in runs):

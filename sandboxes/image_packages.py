@@ -88,6 +88,10 @@ SHIPPED: tuple[Library, ...] = (
     Library("php", "php-gmp", "<?php echo gmp_strval(gmp_fact(25)) === '15511210043330985984000000' ? \"ok\\n\" : \"no\\n\";\n"),
     Library("bash", "bc", "[ \"$(echo '2^70' | bc)\" = 1180591620717411303424 ] && echo ok\n"),
     Library("bash", "gawk", "gawk 'BEGIN { if (length(\"abc\") == 3) print \"ok\" }'\n"),
+    # TypeScript transpile-only (code_exec's typescript_check: false) uses esbuild: milliseconds
+    # where loading the typescript module alone takes a second or more.
+    Library("bash", "esbuild", "printf 'const n: number = 2;\\nconsole.log(n === 2 ? \"ok\" : \"no\");\\n' > a.ts\n"
+            "esbuild a.ts --format=cjs --log-level=error | node\n"),
     Library("bash", "jq", "[ \"$(echo '{\"a\": 2}' | jq .a)\" = 2 ] && echo ok\n"),
 )
 
