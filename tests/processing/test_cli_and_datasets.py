@@ -28,7 +28,7 @@ def test_process_an_sft_dataset_end_to_end(tmp_path):
     run = tmp_path / "runs" / "chat"
     rows = [json.loads(line) for line in (run / "export" / "sft.jsonl").read_text().splitlines()]
     assert len(rows) == 80  # 83 rows: 2 bad inputs dropped with reasons, 1 malformed row a failed record
-    assert "clean shares (before -> after)" in result.output and "% examples" in result.output
+    assert "clean shares (before -> after)" in result.output and "data mix per capability" in result.output
     summary = json.loads((run / "process" / "summary.json").read_text())
     reasons = summary["steps"][0]["dropped_by_reason"]
     assert reasons == {"bad input: empty response": 1, "bad input: non-text content": 1}
