@@ -89,6 +89,9 @@ class DockerConfig(BaseModel):
     python_fork_server: bool = Field(
         True, description="plain Python programs run in a fork of the warm in-container interpreter"
     )
+    warm_compilers: bool = Field(
+        True, description="javac and tsc compiles go to a long-lived compiler service in each container"
+    )
 
 
 class _SlotFailed(Exception):
@@ -117,6 +120,7 @@ class _Slot:
     pump: asyncio.Task | None = None
     dead: bool = False
     jobs: int = 0
+    services_mb: int = 0  # memory of the warm compiler services the container's limit includes
 
 
 class DockerSandbox(Sandbox):
@@ -330,7 +334,7 @@ class DockerSandbox(Sandbox):
                 head.deadline = loop.time() + head.budget_s
             try:
                 payload = await asyncio.wait_for(
-                    read_result(slot.reader, head.recipe), max(0.0, head.deadline - loop.time())
+                    read_result(slot.reader, head.recipe, with_services=True), max(0.0, head.deadline - loop.time())
                 )
             except asyncio.CancelledError:
                 raise
@@ -338,11 +342,25 @@ class DockerSandbox(Sandbox):
                 self._fail(slot, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
                 return
             slot.jobs += 1
+            payload, services_mb = payload
+            if services_mb != slot.services_mb and slot.container is not None:
+                # The compiler services live beside the jobs: the container's limit grows by what they
+                # use, so a job keeps exactly the memory it asked for.
+                try:
+                    await asyncio.to_thread(self._resize, slot, services_mb)
+                except Exception as exc:  # noqa: BLE001 (the engine refused: a fresh container instead)
+                    self._fail(slot, f"could not resize the container: {exc}")
+                    return
             done = slot.inflight.popleft()
             if not done.future.done():
                 done.future.set_result(payload)
             async with self._changed:
                 self._changed.notify_all()
+
+    def _resize(self, slot: _Slot, services_mb: int) -> None:
+        mem = f"{slot.memory_mb + self.config.memory_overhead_mb + services_mb}m"
+        slot.container.update(mem_limit=mem, memswap_limit=mem)
+        slot.services_mb = services_mb
 
     # ------------------------------------------------------------------ jobs
     async def _acquire(self, memory_mb: int) -> _Slot | None:
@@ -366,7 +384,10 @@ class DockerSandbox(Sandbox):
         t0 = time.monotonic()
         try:
             job = build_job(
-                request, compile_wall_s=self.config.compile_wall_s, fork_python=self.config.python_fork_server
+                request,
+                compile_wall_s=self.config.compile_wall_s,
+                fork_python=self.config.python_fork_server,
+                warm_compilers=self.config.warm_compilers,
             )
         except BadRequest as exc:
             return bad_request(str(exc))

@@ -24,6 +24,8 @@ def container_spec(
     # The pids limit must admit the most thread-hungry toolchain (the JVM); RLIMIT_NPROC per job
     # still applies the request's own process limit.
     pids = max(config.limits.processes, *(r.min_processes for r in RECIPES.values())) + 16
+    if config.warm_compilers:  # the compiler services' threads (their memory: DockerSandbox._resize)
+        pids += 64
     mem = f"{memory_mb + config.memory_overhead_mb}m"
     return {
         "image": config.image,

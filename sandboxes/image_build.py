@@ -142,7 +142,9 @@ def _dockerfile(base: str, ihash: str) -> str:
             f"FROM {base}",
             "COPY image/ /opt/synthgen/",
             # Mount points that exist in the read-only root; the work dir is a sized tmpfs at run time.
-            "RUN mkdir -p /work /opt/synthgen/chan && chmod 1777 /work && python3 -m compileall -q /opt/synthgen",
+            "RUN mkdir -p /work /opt/synthgen/chan && chmod 1777 /work && python3 -m compileall -q /opt/synthgen"
+            # warm compiler services' launchers and the C++ precompiled header (sandboxes/image/compilers)
+            " && sh /opt/synthgen/compilers/install.sh",
             "ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin",
             f"LABEL {LABEL_HASH}={ihash} {LABEL_BASE_HASH}={base_hash()} {LABEL_LIBS_HASH}={libs_hash()}",
             'ENTRYPOINT ["python3", "-u", "/opt/synthgen/supervisor.py"]',

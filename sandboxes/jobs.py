@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import os
+import shlex
 import struct
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ PROTOCOL = 2
 MAX_ARG_BYTES = 128 * 1024 - 1
 MAX_ARGV_TOTAL_BYTES = 1 << 20
 MAX_RESULT_HEADER = 1 << 20
+COMPILER_SERVICES = ("javac", "tsc")
 # Jobs run below the supervisor's priority, so a fork bomb of spinning processes cannot delay its
 # kill at the wall limit (measured 0.55 s late on a 5 s limit at nice 0 in a 1-CPU container).
 JOB_NICE = 5
@@ -75,11 +77,13 @@ def build_job(
     compile_wall_s: float,
     address_space_mb: int | None = None,
     fork_python: bool = False,
+    warm_compilers: bool = False,
 ) -> Job:
     """The job the supervisor runs. Raises UnknownLanguageError (a caller's mistake) or BadRequest.
 
     ``fork_python``: a plain Python program (the recipe's own command) runs in a fork of the
-    supervisor's warm interpreter instead of a new ``python3`` process.
+    supervisor's warm interpreter instead of a new ``python3`` process. ``warm_compilers``: a
+    ``javac`` or ``tsc`` compile goes to the sandbox's long-lived compiler service when it has one.
     """
     recipe = get_recipe(request.language)
     for name in request.files:
@@ -123,6 +127,7 @@ def build_job(
         # The compiler's CPU limit is its own: a 1 s program limit must not kill javac or tsc.
         "compile_cpu_s": getattr(lim, "compile_cpu_time_s", None) or compile_wall,
         "mode": "fork" if fork else "exec",
+        "service": compiler_service(compile_argv) if warm_compilers else None,
     }
     payload = json.dumps(
         {
@@ -138,6 +143,20 @@ def build_job(
     return Job(frame, payload, recipe)
 
 
+def compiler_service(argv: list[str] | None) -> str | None:
+    """``javac`` or ``tsc`` when that is the compile command's program (the supervisor checks the rest)."""
+    if not argv:
+        return None
+    words = argv
+    if argv[:2] == ["/bin/sh", "-c"] and len(argv) > 2:
+        try:
+            words = shlex.split(argv[2])
+        except ValueError:
+            return None
+    name = os.path.basename(words[0]) if words else ""
+    return name if name in COMPILER_SERVICES else None
+
+
 async def read_frame(reader: asyncio.StreamReader, limit: int = MAX_RESULT_HEADER) -> dict:
     (size,) = struct.unpack(">I", await reader.readexactly(4))
     if size > limit:
@@ -145,11 +164,15 @@ async def read_frame(reader: asyncio.StreamReader, limit: int = MAX_RESULT_HEADE
     return json.loads(await reader.readexactly(size))
 
 
-async def read_result(reader: asyncio.StreamReader, recipe: Recipe) -> ExecResult:
-    """One result: its header, then the raw output blobs it announces."""
+async def read_result(reader: asyncio.StreamReader, recipe: Recipe, *, with_services: bool = False):
+    """One result: its header, then the raw output blobs it announces.
+
+    ``with_services``: also return the memory (MB) the sandbox's compiler services use after it.
+    """
     head = await read_frame(reader)
     blobs = [await reader.readexactly(int(head.get(k) or 0)) for k in ("stdout_len", "stderr_len", "compile_len")]
-    return parse_result(head, *blobs, recipe=recipe)
+    result = parse_result(head, *blobs, recipe=recipe)
+    return (result, int(head.get("services_mb") or 0)) if with_services else result
 
 
 def parse_result(

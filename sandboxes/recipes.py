@@ -97,6 +97,8 @@ RECIPES: dict[str, Recipe] = {
             aliases=("c++", "cxx"),
             debian_packages=("g++",),
             binaries=("g++",),
+            # The image's precompiled <bits/stdc++.h> (built for exactly these flags; ignored otherwise).
+            env={"CPLUS_INCLUDE_PATH": "/opt/synthgen/pch"},
         ),
         # One GC thread and one "CPU": the JVM sizes itself to the host otherwise and hits the pids limit.
         Recipe(

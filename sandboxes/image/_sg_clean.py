@@ -16,6 +16,8 @@ import time
 
 _libc = ctypes.CDLL(None, use_errno=True)
 WIPED = ("/tmp", "/dev/shm", "/dev/mqueue")
+# Our own long-lived helpers (the warm compiler services): every kill spares them.
+SPARED: set[int] = set()
 
 
 def other_pids() -> list[int]:
@@ -31,18 +33,32 @@ def reap() -> None:
             return
         if pid == 0:
             return
+        SPARED.discard(pid)  # a service that died (a job may kill it): restarted on next use
+
+
+def kill_all() -> None:
+    """SIGKILL every process but us and the spared services, at once."""
+    if not SPARED:
+        try:
+            os.kill(-1, signal.SIGKILL)  # atomic: a fork bomb cannot outrun it
+        except OSError:
+            pass  # ESRCH: nobody left to signal
+        return
+    for pid in other_pids():
+        if pid not in SPARED:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def kill_everything_else(timeout: float = 2.0) -> bool:
     """SIGKILL every process but us, reap, repeat; True when none is left."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass  # ESRCH: nobody left to signal
+        kill_all()
         reap()
-        if not other_pids():
+        if not [pid for pid in other_pids() if pid not in SPARED]:
             return True
         if time.monotonic() > deadline:
             return False

@@ -18,7 +18,7 @@ import selectors
 import signal
 import time
 
-from _sg_clean import kill_everything_else
+from _sg_clean import kill_all, kill_everything_else
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_DUMPABLE = 4
@@ -135,7 +135,16 @@ def _child(step: dict, fds: JobFds, out_w: int, err_w: int) -> None:
             null = os.open("/dev/null", os.O_RDONLY)
             os.dup2(null, 0)
         os.dup2(out_w, 1)
-        os.closerange(3, 1 << 16)
+        if step.get("service"):
+            import _sg_compilers
+
+            name, service_fds, scratch = step["service"]
+            args = _sg_compilers.request_args(name, spec["compile"], step["cwd"], step["env"])
+            if args is not None:
+                code = _sg_compilers.compile_with_service(name, service_fds, args, step["cwd"], scratch)
+                if code is not None:
+                    os._exit(code)
+        os.closerange(3, 1 << 16)  # nothing of ours (channel, memfds, services) reaches job code
         os.chdir(step["cwd"])
         _limit(step["limits"], step["nproc"])
         if step["kind"] == "fork":
@@ -218,10 +227,7 @@ def run_step(step: dict, fds: JobFds, wall: float, cap: int) -> Outcome:
                 exited = True
     if not exited or res.output_limited:
         # The whole tree dies at once, at the limit: fork bombs and setsid escapees included.
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_all()
     _, status, rusage = os.wait4(pid, 0)
     res.wall = time.monotonic() - t0
     # Leftovers (a background child still holding stdout) die now so the pipes reach EOF.

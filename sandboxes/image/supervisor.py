@@ -32,6 +32,7 @@ import sys
 import time
 
 from _sg_clean import cleanup
+from _sg_compilers import Services
 from _sg_proc import JobFds, run_step
 
 PROTOCOL = 2
@@ -95,7 +96,9 @@ def oom_kills(path: str | None) -> int:
     return 0
 
 
-def run_job(job: dict, chan: Channel, fds: JobFds, workroot: str, oom_path: str | None) -> dict:
+def run_job(
+    job: dict, chan: Channel, fds: JobFds, workroot: str, oom_path: str | None, services: Services
+) -> dict:
     limits = job["limits"]
     workdir = os.path.join(workroot, "job")
     result: dict = {"status": "sandbox_error", "error": ""}
@@ -120,7 +123,14 @@ def run_job(job: dict, chan: Channel, fds: JobFds, workroot: str, oom_path: str 
         # The compiler has its own CPU limit (the frame's compile_cpu_s), not the program's.
         compile_limits = {**limits, "cpu_time_s": job.get("compile_cpu_s") or limits["cpu_time_s"]}
         compile_step = {**step, "kind": "compile", "limits": compile_limits}
+        service = job.get("service")
+        fds_service = services.get(service, env) if service else None
+        if fds_service is not None:
+            compile_step["service"] = (service, fds_service, workroot)
+        # RLIMIT_NPROC counts every thread of the uid: the services' threads are not the job's.
+        compile_step["nproc"] = step["nproc"] + services.threads()
         c = run_step(compile_step, fds, job["compile_wall_s"], COMPILE_OUTPUT_CAP)
+        services.after_job(service if c.timed_out else None)
         step["load"] = None
         if _load_failed(fds):
             result.update(error="could not unpack the job's files", error_kind="bad_request")
@@ -133,7 +143,8 @@ def run_job(job: dict, chan: Channel, fds: JobFds, workroot: str, oom_path: str 
             )
             return result
     kind = "fork" if job.get("mode") == "fork" else "run"
-    r = run_step({**step, "kind": kind, "use_stdin": True}, fds, limits["wall_time_s"], limits["output_bytes"])
+    run = {**step, "kind": kind, "use_stdin": True, "nproc": step["nproc"] + services.threads()}
+    r = run_step(run, fds, limits["wall_time_s"], limits["output_bytes"])
     if _load_failed(fds):
         result.update(error="could not unpack the job's files", error_kind="bad_request")
         return result
@@ -183,6 +194,7 @@ def _harden_self() -> None:
 
 
 def serve(chan: Channel, workroot: str, oom_path: str | None) -> int:
+    services = Services()
     chan.send_frame({"ready": True, "pid": os.getpid(), "uid": os.getuid(), "protocol": PROTOCOL})
     while True:
         job = chan.read_frame()
@@ -190,10 +202,11 @@ def serve(chan: Channel, workroot: str, oom_path: str | None) -> int:
             return 0  # the host closed the channel (or died): the sandbox ends with us
         fds = JobFds()
         try:
-            result = run_job(job, chan, fds, workroot, oom_path)
+            result = run_job(job, chan, fds, workroot, oom_path, services)
             consumed = fds.loaded()
             sizes = [os.fstat(fd).st_size for fd in (fds.out, fds.err, fds.compile)]
             result.update(stdout_len=sizes[0], stderr_len=sizes[1], compile_len=sizes[2])
+            result["services_mb"] = services.memory_mb()
             chan.send_frame(result)
             for fd, size in zip((fds.out, fds.err, fds.compile), sizes):
                 chan.send_fd(fd, size)
@@ -203,6 +216,7 @@ def serve(chan: Channel, workroot: str, oom_path: str | None) -> int:
         # payload not read to its end, or anything surviving, ends this sandbox: the host replaces it.
         if not consumed or not cleanup(workroot):
             return 4
+        services.after_job(None)
 
 
 def main(argv: list[str]) -> int:

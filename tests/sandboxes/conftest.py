@@ -57,6 +57,19 @@ class LoopThreadRunner:
         self.thread.join(5)
 
 
+def current_image() -> str:
+    """The image built from this checkout (its hash tag) when present, else the default tag.
+
+    Several checkouts or long-running processes may share one Docker engine and retag ``latest``;
+    the hash tag always matches the supervisor and recipes under test.
+    """
+    from sandboxes.image_build import DEFAULT_IMAGE, IMAGE_REPO, image_hash
+
+    tag = f"{IMAGE_REPO}:{image_hash()}"
+    found = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False)
+    return tag if found.returncode == 0 else DEFAULT_IMAGE
+
+
 def docker_unavailable_reason() -> str | None:
     if shutil.which("docker") is None:
         return "docker CLI not installed (bash scripts/install_system_deps.sh)"
@@ -116,7 +129,7 @@ def docker_runner() -> Iterator[LoopThreadRunner]:
         skip_or_fail(reason)
     from sandboxes.docker_pool import DockerConfig, DockerSandbox
 
-    runner = LoopThreadRunner(DockerSandbox(DockerConfig(pool_size=2)))
+    runner = LoopThreadRunner(DockerSandbox(DockerConfig(pool_size=2, image=current_image())))
     runner.call(runner.sandbox.start())
     yield runner
     pool_id = runner.sandbox._pool_id

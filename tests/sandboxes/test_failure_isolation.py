@@ -14,7 +14,13 @@ import pytest
 from sandboxes.types import ExecRequest, ExecStatus, SandboxFailure
 from synthgen.context import RunContext
 from synthgen.errors import TransientError
-from tests.sandboxes.conftest import BACKENDS, bwrap_unavailable_reason, docker_unavailable_reason, skip_or_fail
+from tests.sandboxes.conftest import (
+    BACKENDS,
+    bwrap_unavailable_reason,
+    current_image,
+    docker_unavailable_reason,
+    skip_or_fail,
+)
 from verifiers.code_exec import CodeExecConfig, CodeExecVerifier
 
 pytestmark = pytest.mark.slow
@@ -27,7 +33,7 @@ def make_sandbox(kind: str, size: int = 2):
             skip_or_fail(reason)
         from sandboxes.docker_pool import DockerConfig, DockerSandbox
 
-        return DockerSandbox(DockerConfig(pool_size=size))
+        return DockerSandbox(DockerConfig(pool_size=size, image=current_image()))
     reason = bwrap_unavailable_reason()
     if reason:
         pytest.skip(reason)
