@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthgen.config import ExportRef, LLMRef, PipelineConfig, PluginRef, SandboxRef, SelectionConfig, SourceRef
+from synthgen.config import (
+    ExportRef,
+    LLMRef,
+    PipelineConfig,
+    PluginRef,
+    SandboxRef,
+    SelectionConfig,
+    SourceRef,
+)
 from synthgen.errors import ConfigError
 from synthgen.registry import Registry
 from synthgen.round.config import RoundConfig
@@ -95,7 +103,7 @@ def eval_pipeline(cfg: RoundConfig, round_index: int, checkpoint: Path, eval_set
     )
 
 
-async def _probe(ref: SandboxRef, registry: Registry) -> str | None:
+async def probe_sandbox(ref: SandboxRef, registry: Registry) -> str | None:
     """None when one python job runs on the backend, else why not."""
     from sandboxes.types import ExecRequest
 
@@ -119,12 +127,12 @@ def with_working_sandbox(cfg: RoundConfig, registry: Registry | None = None) -> 
     if cfg.generation.generator != "math_tir" or cfg.sandbox is None:
         return cfg
     registry = registry or Registry()
-    why = asyncio.run(_probe(cfg.sandbox, registry))
+    why = asyncio.run(probe_sandbox(cfg.sandbox, registry))
     if why is None:
         return cfg
     if cfg.sandbox_fallback and cfg.sandbox_fallback != cfg.sandbox.backend:
         fallback = SandboxRef(backend=cfg.sandbox_fallback, max_concurrency=cfg.sandbox.max_concurrency)
-        why_fallback = asyncio.run(_probe(fallback, registry))
+        why_fallback = asyncio.run(probe_sandbox(fallback, registry))
         if why_fallback is None:
             return cfg.model_copy(update={"sandbox": fallback})
         why += f"; fallback {cfg.sandbox_fallback}: {why_fallback}"

@@ -61,23 +61,21 @@ def comparison_rows(results: dict[str, list[dict[str, Any]]]) -> tuple[list[str]
     names = list(results)
     headers = ["round"] + [f"{n} pass@1" for n in names] + [f"{n} yield" for n in names] + \
         [f"{n} SFT rows" for n in names]
-    rounds = max(len(m) for m in results.values())
-    rows = []
-    for r in range(rounds):
-        def cell(name: str, what: str) -> str:
-            metrics = results[name]
-            if r >= len(metrics):
-                return "-"
-            m = metrics[r]
-            if what == "pass":
-                return f"{m['eval']['pass_at_1']:.3f}"
-            if what == "yield":
-                gen = m.get("generate")
-                return f"{gen['verified_yield']:.3f}" if gen else "-"
-            return str(((m.get("train") or {}).get("sft") or {}).get("rows", "-"))
 
-        rows.append([str(r)] + [cell(n, "pass") for n in names] + [cell(n, "yield") for n in names]
-                    + [cell(n, "rows") for n in names])
+    def cell(metrics: list[dict[str, Any]], r: int, what: str) -> str:
+        if r >= len(metrics):
+            return "-"
+        m = metrics[r]
+        if what == "pass":
+            return f"{m['eval']['pass_at_1']:.3f}"
+        if what == "yield":
+            gen = m.get("generate")
+            return f"{gen['verified_yield']:.3f}" if gen else "-"
+        return str(((m.get("train") or {}).get("sft") or {}).get("rows", "-"))
+
+    rows = []
+    for r in range(max(len(m) for m in results.values())):
+        rows.append([str(r)] + [cell(results[n], r, what) for what in ("pass", "yield", "rows") for n in names])
     return headers, rows
 
 
@@ -88,9 +86,9 @@ def _wall(metrics: list[dict[str, Any]]) -> float:
 def write_comparison(run_dir: Path, name: str, results: dict[str, list[dict[str, Any]]]) -> Path:
     headers, rows = comparison_rows(results)
     md = [f"# Variant comparison: {name}", "",
-          "Held-out greedy pass@1 of each variant's policy after each round (round 0 = SFT on the seed "
-          "demonstrations); `yield` = verified share of the round's K samples; `SFT rows` = rows that "
-          "round trained on.", "",
+          ("Held-out greedy pass@1 of each variant's policy after each round (round 0 = SFT on the seed "
+           "demonstrations); `yield` = verified share of the round's K samples; `SFT rows` = rows that "
+           "round trained on."), "",
           "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
     md += ["", "Stage wall time: " + ", ".join(f"{n} {_wall(m):.0f} s" for n, m in results.items()) + "."]
