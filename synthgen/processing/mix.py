@@ -105,6 +105,11 @@ class MixProcessor(Processor):
         targets = self.config.target_shares
         if not targets:
             return
+        missing = [g for g, t in targets.items() if t > 0 and g not in ranks]
+        if missing:  # the largest mix that fits would be empty: every listed group dropped
+            raise ConfigError(f"mix target_shares lists {', '.join(missing)}, which no record has; groups by "
+                              f"{self.config.group_by}: {', '.join(sorted(ranks)) or 'none'}",
+                              field="process.mix.options.target_shares")
         total_share = sum(targets.values())
         listed = {g: t / total_share for g, t in targets.items()}
         # the largest total that fits every listed group: no group can give more than it has

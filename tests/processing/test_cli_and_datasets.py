@@ -80,3 +80,32 @@ def test_dataset_rows(row, kind):
         assert rec.candidate(rec.pairs[0].chosen).text == "hello"
     if kind == "failed":
         assert rec.status == "failed" and rec.error.startswith("dataset row f:1")
+
+
+def test_synthgen_run_with_process_exports_what_the_stage_kept(tmp_path):
+    """`process:` in a pipeline: generation, then the stage, then exports of the kept records only."""
+    from synthgen.config import PipelineConfig
+    from synthgen.processing.run import run_with_processing
+    from tests.fixtures.plugins_for_tests import registry_for_tests
+    from tests.synthgen.test_runner import make_cfg
+
+    raw = make_cfg(tmp_path, n=20, k=3)
+    raw["process"] = [{"name": "mix", "options": {"tokenizer": "words", "target_shares": {"test": 1.0}}},
+                      {"name": "clean", "options": {"phrases": ["1"], "phrases_target": 0.0, "action": "drop",
+                                                    "emoji_target": None, "exclamation_target": None}}]
+    summary = run_with_processing(PipelineConfig.model_validate(raw), runs_dir=tmp_path / "runs",
+                                  registry=registry_for_tests(), progress=False)
+    run = summary.run_dir
+    info = json.loads((run / "process" / "summary.json").read_text())
+    kept_n = info["kept"]
+    dropped_n = info["steps"][1]["totals"]["dropped"]
+    assert dropped_n > 0 and kept_n > 0  # responses with a "1" in them are gone, the rest exported
+    sft = [json.loads(line) for line in Path(summary.exports["sft"]).read_text().splitlines()]
+    assert sft and all("1" not in m["content"] for row in sft for m in row["messages"] if m["role"] == "assistant")
+    assert json.loads((run / "summary.json").read_text())["process"]["kept"] == kept_n
+    raw["process"][0]["options"]["target_shares"] = {"code": 1.0}
+    from synthgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lists code, which no record has; groups by capability: test"):
+        run_with_processing(PipelineConfig.model_validate(raw), runs_dir=tmp_path / "runs",
+                            registry=registry_for_tests(), progress=False)
