@@ -99,3 +99,24 @@ def test_parse_tags_forms():
     assert parse_tags("1. explain\n2) summarize", 10) == (["explain", "summarize"], "")
     assert parse_tags("{}", 10)[1]
     assert parse_tags("It is a greeting.", 10)[1]
+
+
+@pytest.mark.slow
+def test_quality_scores_with_its_own_reward_model_when_records_have_none(tmp_path):
+    """`reward_model:` scores the records through the reward_score verifier's machinery (tiny random RM)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForSequenceClassification
+
+    from synthgen.tiny_model import build_tiny_model
+
+    base = build_tiny_model(tmp_path / "tiny")
+    torch.manual_seed(0)
+    LlamaForSequenceClassification.from_pretrained(str(base), num_labels=1).save_pretrained(str(tmp_path / "rm"))
+    AutoTokenizer.from_pretrained(str(base)).save_pretrained(str(tmp_path / "rm"))
+    recs = [sft_record(f"r{i}", f"Say hi {i}", "Hello " + "there " * i + "friend.") for i in range(8)]
+    run = make_run(tmp_path, recs)
+    run_stage(run, [{"name": "quality", "options": {"reward_model": str(tmp_path / "rm"), "methods": ["reward"]}}])
+    records = kept(run)
+    assert len(records) == 2 and len(dropped(run)) == 6  # the top quartile of 8
+    q = next(iter(records.values())).metadata["quality"]
+    assert isinstance(q["reward"], float) and q["reward"] >= q["reward_threshold"]
