@@ -219,7 +219,7 @@ def main() -> None:
     order = np.argsort(-rng.random(agree_n), kind="stable")  # a priority order (quality x difficulty stand-in)
     agr = agreement(agree_vecs[order], args.threshold, args.cluster_size)
 
-    print(f"\n| what | value |\n|---|---|")
+    print("\n| what | value |\n|---|---|")
     print(f"| dialogs | {args.n:,} ({'MiniLM' if real else 'random-projection'} embeddings, {embed_s:.1f} s to make) |")
     print(f"| dedup step wall (child process) | {float(wall):.1f} s |")
     print(f"| peak RSS of the step | {peak_mb:.0f} MB |")

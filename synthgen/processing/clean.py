@@ -12,7 +12,8 @@ count. The report gives each category's share before and after.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 

@@ -21,8 +21,9 @@ import re
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -120,7 +121,7 @@ class StepLog:
         return stats, reasons
 
     # --- writing ---------------------------------------------------------------------------
-    def writer(self) -> "BatchWriter":
+    def writer(self) -> BatchWriter:
         return BatchWriter(self.out / f"shard-{len(self.shards()):05d}.jsonl")
 
 

@@ -23,7 +23,8 @@ import hashlib
 import json
 import os
 import re
-from typing import Any, ClassVar, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field

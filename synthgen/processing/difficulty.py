@@ -107,7 +107,7 @@ class DifficultyProcessor(Processor):
         raw = verdict.details.get("raw_scores", {}).get("difficulty")
         if raw is None:
             return {"score": None, "score_error": verdict.feedback}
-        return {"score": int(round(raw))}
+        return {"score": round(raw)}
 
     async def _one(self, record: Record, ctx: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -16,8 +16,9 @@ by a hash of (seed, record id), so it is deterministic and exact in count. Unlis
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 

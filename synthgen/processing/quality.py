@@ -17,7 +17,8 @@ model is given, rubric if the judge role is configured. Results go to ``record.m
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field

@@ -63,7 +63,9 @@ def test_dedup_keeps_the_better_ranked_of_exact_and_semantic_duplicates(processe
 @pytest.mark.slow
 def test_mix_table_and_json(processed):
     run, info = processed
-    rows = {r["group"]: r for r in json.loads((run / "process" / "mix.json").read_text())["rows"]}
+    saved = json.loads((run / "process" / "mix.json").read_text())
+    assert saved == info["steps"][2]["report"]  # the JSON is the step's report
+    rows = {r["group"]: r for r in saved["rows"]}
     assert rows["math"]["examples"] == 2 and rows["code"]["comparisons"] == 1
     assert rows["Total"]["share_examples"] == 1.0 and rows["code"]["share_comparisons"] == 1.0
     assert rows["math"]["share_examples"] == 0.5 and rows["math"]["turns_per_dialog"] == 1.0

@@ -61,7 +61,7 @@ def test_sigkill_in_the_middle_of_the_stage_then_resume_equals_an_uninterrupted_
             proc.send_signal(signal.SIGKILL)
             kill_points.append(batches_written())
         proc.wait()
-    final = subprocess.run(script + [str(killed)], cwd=ROOT, env=env, capture_output=True, text=True)
+    final = subprocess.run(script + [str(killed)], check=False, cwd=ROOT, env=env, capture_output=True, text=True)
     assert final.returncode == 0 and "STAGE-FINISHED" in final.stdout, final.stderr
     assert sum(0 < k < 100 for k in kill_points) >= 3, kill_points
     assert len(list(slow_out.glob("shard-*.jsonl"))) >= 3  # each resume appended to a new shard
