@@ -92,6 +92,9 @@ class DockerConfig(BaseModel):
     warm_compilers: bool = Field(
         True, description="javac and tsc compiles go to a long-lived compiler service in each container"
     )
+    cgroup_parent: str | None = Field(
+        None, description="cgroup the containers go under (benchmarks: the same CPU group as the baseline)"
+    )
 
 
 class _SlotFailed(Exception):

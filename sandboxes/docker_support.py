@@ -50,6 +50,7 @@ def container_spec(
         "auto_remove": True,
         "mounts": [Mount(CHANNEL_IN_CONTAINER, str(sock_path), type="bind")],
         "detach": True,
+        **({"cgroup_parent": config.cgroup_parent} if config.cgroup_parent else {}),
     }
 
 
