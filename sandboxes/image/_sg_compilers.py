@@ -62,8 +62,8 @@ class Services:
 
     def get(self, name: str, env: dict) -> tuple[int, int] | None:
         """(request fd, response fd) of a running service, started now if needed; None if unavailable."""
-        if name in self.live and self.live[name][0] not in _sg_clean.SPARED:
-            self.stop(name)  # it died (reaped by a cleanup): start a new one
+        if name in self.live and not self._alive(self.live[name][0]):
+            self.stop(name)  # a job killed it: start a new one
         if name not in self.live:
             if not self.available(name):
                 return None
@@ -92,6 +92,18 @@ class Services:
         os.close(resp_w)
         _sg_clean.SPARED.add(pid)
         return pid, req_w, resp_r
+
+    @staticmethod
+    def _alive(pid: int) -> bool:
+        if pid not in _sg_clean.SPARED:
+            return False  # already reaped by a cleanup
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _sg_clean.SPARED.discard(pid)
+        return not done
 
     def stop(self, name: str) -> None:
         pid, req_w, resp_r = self.live.pop(name)
@@ -196,6 +208,8 @@ def compile_with_service(name: str, fds: tuple[int, int], args: list, cwd: str, 
     """Compile through the service; prints its messages as the cold compiler would. None: use the cold one."""
     req_w, resp_r = fds
     ident = secrets.token_hex(6)
+    # A service that died between jobs: EPIPE (then the cold compiler), not a silent SIGPIPE death.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     out_file = os.path.join(scratch, f".compile-{ident}.txt")
     try:
         os.write(req_w, "\t".join([ident, out_file, cwd, *args]).encode() + b"\n")
@@ -218,3 +232,5 @@ def compile_with_service(name: str, fds: tuple[int, int], args: list, cwd: str, 
                     return int(code)
     except (OSError, ValueError):
         return None
+    finally:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Lists every process the job can see except itself: only the sandbox's own machinery may remain
-# (the supervisor; under bubblewrap also bwrap's init).
+# (the supervisor, the warm compiler services of the Docker image).
 PS = """
 import json, os
 me = os.getpid()
@@ -24,7 +24,8 @@ def leftovers(stdout: str) -> tuple[list[str], list[str]]:
     import json
 
     procs_line, files_line = stdout.splitlines()[:2]
-    procs = [p for p in json.loads(procs_line) if "supervisor.py" not in p and not p.startswith("bwrap")]
+    machinery = ("supervisor.py", "/opt/synthgen/compilers/")  # and the warm compiler services
+    procs = [p for p in json.loads(procs_line) if not any(m in p for m in machinery) and not p.startswith("bwrap")]
     return procs, [f for f in json.loads(files_line) if f != "main.py"]
 
 
