@@ -82,8 +82,10 @@ class RunProgress:
         if not self.enabled:
             return
         rate = tally.items / max(1e-9, time.perf_counter() - self._start)
-        stats = (f"records {tally.records} | passed {tally.passed}/{tally.candidates} cand | "
-                 f"failed {tally.failed} | {rate:.1f} items/s")
+        # records only when an item makes other than one record: the line fits 80 columns
+        records = f"records {tally.records} | " if tally.records != tally.items else ""
+        stats = (f"{records}passed {tally.passed}/{tally.candidates} cand | failed {tally.failed} | "
+                 f"{rate:.1f} items/s")
         self._display.set(tally.items, stats)
 
     def log(self, message: str) -> None:

@@ -104,3 +104,22 @@ def test_round_table_fits_80_columns():
     assert max(len(line) for line in lines) <= 80 and "…" not in buf.getvalue()
     assert lines[1].split() == ["round", "samples", "verified", "yield", "solved", "SFT", "pairs", "pass@1",
                                 "wall", "s"]
+
+
+def test_progress_written_to_a_log_is_plain_lines_within_80_columns(capsys):
+    from types import SimpleNamespace
+
+    from synthgen.progress import RunProgress, StepProgress
+
+    tally = SimpleNamespace(items=700, records=700, passed=2879, candidates=5600, failed=0)
+    with RunProgress(total=700, title="generate") as progress:
+        progress._start -= 62.6  # as if a minute went by
+        progress.update(tally)
+    with StepProgress(total=250, title="train sft") as steps:
+        for step in range(1, 251):
+            steps.update(step, loss=1.0 / step)
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 2 and "\r" not in err and "\x1b" not in err
+    assert lines[0].startswith("generate: 700/700 passed 2879/5600 cand | failed 0 | 11.2 items/s")
+    assert len(lines[0]) <= 80 and lines[1].startswith("train sft: 250/250 loss 1 → 0.004")
