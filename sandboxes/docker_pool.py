@@ -67,6 +67,10 @@ class LimitsConfig(BaseModel):
 
 class DockerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # how many jobs run at once and how the host schedules them, not what a job gives: changing these
+    # keeps a run's fingerprint (synthgen.config.result_view)
+    non_result_fields: ClassVar[frozenset[str]] = frozenset({
+        "pool_size", "pipeline_depth", "check_image_hash", "uid_base", "cgroup_parent"})
     image: str = Field(DEFAULT_IMAGE, description="built by `synthgen sandbox build`")
     packages: ImagePackages = Field(
         default_factory=ImagePackages, description="apt/pip/npm packages added to the image (built once per list)"

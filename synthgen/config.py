@@ -6,15 +6,19 @@ Errors name the file, the field path and the fix in one line, e.g.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from synthgen.errors import ConfigError
+
+if TYPE_CHECKING:
+    from synthgen.registry import Registry
 
 
 class _Strict(BaseModel):
@@ -83,6 +87,8 @@ class ExportRef(_Strict):
     file_format: Literal["jsonl", "parquet", "disk"] = "jsonl"
     path: str | None = Field(None, description="default: runs/<name>/export/<format>.<ext>")
     include_failed_records: bool = False
+    provenance: bool = Field(False, description="add provenance columns: generator, model, seed, round, "
+                             "record and candidate ids (see synthgen.export)")
 
 
 class RayConfig(_Strict):
@@ -138,11 +144,66 @@ class PipelineConfig(_Strict):
         cfg._base_dir = str(base_dir.resolve())
         return cfg
 
-    def fingerprint(self) -> str:
-        """Hash of everything that changes the records a run produces (not runner/export settings; the
-        processing stage keeps its own fingerprint, so changing `process:` never redoes generation)."""
-        data = self.model_dump(mode="json", exclude={"runner", "export", "process"})
-        return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    def fingerprint(self, registry: Registry | None = None) -> str:
+        """Hash of everything that changes the records a run produces: not runner/export settings, not
+        the concurrency of a role or the sandbox, not the options a backend's config lists in
+        ``non_result_fields`` (an endpoint URL, an API key, timeouts, retries); the processing stage
+        keeps its own fingerprint, so changing `process:` never redoes generation."""
+        return _hash(result_view(self.model_dump(mode="json"), registry))
+
+    def legacy_fingerprint(self) -> str:
+        """The fingerprint before non-result fields were left out (run dirs made by earlier versions)."""
+        return _hash(self.model_dump(mode="json", exclude={"runner", "export", "process"}))
+
+
+def _hash(data: Any) -> str:
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def _non_result_fields(kind: str, name: Any, registry: Registry | None) -> frozenset[str]:
+    from synthgen.registry import default_registry
+
+    try:
+        cls = (registry or default_registry).load(kind, str(name))
+    except Exception:  # noqa: BLE001 - an unknown plugin: every option counts (the run fails on it later)
+        return frozenset()
+    return frozenset(getattr(cls.Config, "non_result_fields", ()))
+
+
+def result_view(data: dict[str, Any], registry: Registry | None = None) -> dict[str, Any]:
+    """The part of a dumped pipeline config that decides the records (what the fingerprint hashes)."""
+    view = copy.deepcopy({k: v for k, v in data.items() if k not in ("runner", "export", "process")})
+    refs = [("llm", ref) for ref in (view.get("llms") or {}).values() if isinstance(ref, dict)]
+    if isinstance(view.get("sandbox"), dict):
+        refs.append(("sandbox", view["sandbox"]))
+    for kind, ref in refs:
+        ref.pop("max_concurrency", None)
+        options = ref.get("options")
+        if isinstance(options, dict):
+            drop = _non_result_fields(kind, ref.get("backend"), registry)
+            ref["options"] = {k: v for k, v in options.items() if k not in drop}
+    return view
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any], registry: Registry | None = None) -> list[str]:
+    """Dotted paths (``llms.policy.options.model``) whose values differ between two dumped configs,
+    among the fields that decide the records."""
+    def flat(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                flat(v, f"{prefix}.{k}" if prefix else str(k), out)
+        elif isinstance(value, list) and value:
+            for i, v in enumerate(value):
+                flat(v, f"{prefix}.{i}", out)
+        else:
+            out[prefix] = value
+        return out
+
+    a, b = flat(result_view(old, registry), "", {}), flat(result_view(new, registry), "", {})
+    return sorted(k for k in a.keys() | b.keys() if a.get(k, _MISSING) != b.get(k, _MISSING))
+
+
+_MISSING = object()
 
 
 def format_validation_error(exc: ValidationError, *, prefix: str = "", path: str | None = None) -> str:

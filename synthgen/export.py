@@ -7,6 +7,14 @@
 Rows are sorted by id, so a resumed run exports byte-identical files. Tool-call arguments are
 serialised to JSON strings (the OpenAI form) so Arrow sees one schema across rows; records that
 offer tools add a ``tools`` column (their schemas, one JSON string).
+
+``provenance=True`` (``export: [{format: sft, provenance: true}]``) adds where each row came from:
+``generator``, ``model`` (the policy's), ``seed``, ``round``, ``run``, ``record_id`` and the candidate
+ids (``candidate_id``; DPO ``chosen_id``/``rejected_id``; RM ``candidate_ids``, best first).
+
+An export with no rows: parquet and ``disk`` datasets are written with their schema (``datasets``
+loads them, 0 rows); a JSONL file is left empty (0 bytes: ``datasets`` cannot load an empty JSON
+file, whatever its schema), and the run's outcome says there was nothing to export.
 """
 
 from __future__ import annotations
@@ -57,33 +65,48 @@ def _with_tools(row: dict, record: Record) -> dict:
     return row
 
 
-def sft_rows(records: Iterable[Record]) -> list[dict]:
+def _provenance(row: dict, record: Record, first: str | None, **ids: Any) -> dict:
+    """Provenance columns: of the (first) candidate when it has its own, else of the record."""
+    cand = record.candidate(first).provenance if first else None
+    prov = cand if cand is not None and cand.generator else record.provenance
+    models = prov.models or record.provenance.models
+    row.update(generator=prov.generator or record.provenance.generator,
+               model=models.get("policy") or next(iter(models.values()), ""),
+               seed=prov.seed if prov.seed is not None else record.provenance.seed,
+               round=prov.round, run=prov.run or record.provenance.run, record_id=record.id, **ids)
+    return row
+
+
+def sft_rows(records: Iterable[Record], provenance: bool = False) -> list[dict]:
     rows = []
     for r in records:
         for cid in r.selected:
-            rows.append(_with_tools({"id": f"{r.id}:{cid}", "messages": _clean(r.messages + r.candidate(cid).messages)},
-                                    r))
+            row = _with_tools({"id": f"{r.id}:{cid}", "messages": _clean(r.messages + r.candidate(cid).messages)}, r)
+            rows.append(_provenance(row, r, cid, candidate_id=cid) if provenance else row)
     return rows
 
 
-def dpo_rows(records: Iterable[Record]) -> list[dict]:
+def dpo_rows(records: Iterable[Record], provenance: bool = False) -> list[dict]:
     rows = []
     for r in records:
         for p in r.pairs:
-            rows.append(_with_tools({"id": f"{r.id}:{p.chosen}:{p.rejected}", "prompt": _clean(r.messages),
-                                     "chosen": _clean(r.candidate(p.chosen).messages),
-                                     "rejected": _clean(r.candidate(p.rejected).messages)}, r))
+            row = _with_tools({"id": f"{r.id}:{p.chosen}:{p.rejected}", "prompt": _clean(r.messages),
+                               "chosen": _clean(r.candidate(p.chosen).messages),
+                               "rejected": _clean(r.candidate(p.rejected).messages)}, r)
+            rows.append(_provenance(row, r, p.chosen, chosen_id=p.chosen, rejected_id=p.rejected)
+                        if provenance else row)
     return rows
 
 
-def rm_rows(records: Iterable[Record]) -> list[dict]:
+def rm_rows(records: Iterable[Record], provenance: bool = False) -> list[dict]:
     rows = []
     for r in records:
         if len(r.ranking) < 2:
             continue
         responses = [_clean(r.candidate(cid).messages) for cid in r.ranking]
-        rows.append(_with_tools({"id": r.id, "prompt": _clean(r.messages), "responses": responses,
-                                 "chosen": responses[0], "rejected": responses[-1]}, r))
+        row = _with_tools({"id": r.id, "prompt": _clean(r.messages), "responses": responses,
+                           "chosen": responses[0], "rejected": responses[-1]}, r)
+        rows.append(_provenance(row, r, r.ranking[0], candidate_ids=list(r.ranking)) if provenance else row)
     return rows
 
 
@@ -103,11 +126,12 @@ def _exported(r: Record, include_failed_records: bool) -> bool:
 
 
 def export_records(records: Iterable[Record], fmt: Format, path: str | Path,
-                   file_format: FileFormat = "jsonl", include_failed_records: bool = False) -> Path:
+                   file_format: FileFormat = "jsonl", include_failed_records: bool = False,
+                   provenance: bool = False) -> Path:
     """Write one dataset; returns its path. Failed records are skipped unless asked for; records the
     processing stage dropped are always skipped. Records may come in any order, as many as the disk
     holds: memory stays bounded (see :class:`StreamingExport`)."""
-    export = StreamingExport(fmt, path, file_format, include_failed_records)
+    export = StreamingExport(fmt, path, file_format, include_failed_records, provenance=provenance)
     try:
         for r in records:
             export.add(r)
@@ -120,10 +144,12 @@ class StreamingExport:
     """One export being written: ``add`` records (any order), then ``finish``."""
 
     def __init__(self, fmt: Format, path: str | Path, file_format: FileFormat = "jsonl",
-                 include_failed_records: bool = False, spill_bytes: int = 8 << 20) -> None:
+                 include_failed_records: bool = False, spill_bytes: int = 8 << 20, *,
+                 provenance: bool = False) -> None:
         _check_formats(fmt, file_format)
         self.fmt, self.path, self.file_format = fmt, Path(path), file_format
         self.include_failed_records = include_failed_records
+        self.provenance = provenance
         self._rows = _ROWS[fmt]
         self._buffer: list[tuple[bytes, bytes]] = []
         self._buffered = 0
@@ -138,7 +164,7 @@ class StreamingExport:
         # jsonl lines are final bytes (sorted keys); Arrow rows keep their key order, which
         # Dataset.from_list turns into the column and struct-field order
         option = orjson.OPT_SORT_KEYS if self.file_format == "jsonl" else 0
-        for row in self._rows([record]):
+        for row in self._rows([record], self.provenance):
             line = orjson.dumps(row, option=option) + b"\n"
             key = row["id"].encode("utf-8", "surrogatepass")
             self._buffer.append((key, line))
@@ -178,7 +204,8 @@ class StreamingExport:
         else:
             # Arrow files are built from the sorted rows in memory (rows only, not records), the way
             # Dataset.from_list infers one schema over every row; jsonl is the streamed format.
-            _write_dataset([orjson.loads(line) for line in self.sorted_lines()], self.fmt, out, self.file_format)
+            _write_dataset([orjson.loads(line) for line in self.sorted_lines()], self.fmt, out, self.file_format,
+                           self.provenance)
         self.discard()
         return out
 
@@ -197,10 +224,10 @@ def _read_run(path: Path) -> Iterator[tuple[bytes, bytes]]:
             yield key, fh.read(llen)
 
 
-def _write_dataset(rows: list[dict], fmt: str, out: Path, file_format: str) -> None:
+def _write_dataset(rows: list[dict], fmt: str, out: Path, file_format: str, provenance: bool = False) -> None:
     from datasets import Dataset
 
-    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({k: [] for k in _empty_columns(fmt)})
+    ds = Dataset.from_list(rows) if rows else empty_dataset(fmt, provenance)
     if file_format == "parquet":
         ds.to_parquet(str(out))
     else:
@@ -227,7 +254,7 @@ def export_records_in_memory(records: Iterable[Record], fmt: Format, path: str |
         return out
     from datasets import Dataset
 
-    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({k: [] for k in _empty_columns(fmt)})
+    ds = Dataset.from_list(rows) if rows else empty_dataset(fmt)
     if file_format == "parquet":
         ds.to_parquet(str(out))
     elif file_format == "disk":
@@ -241,6 +268,21 @@ def default_export_path(run_dir: Path, fmt: str, file_format: str) -> Path:
     return run_dir / "export" / f"{fmt}{_EXT[file_format]}"
 
 
-def _empty_columns(fmt: str) -> list[str]:
-    return {"sft": ["id", "messages"], "dpo": ["id", "prompt", "chosen", "rejected"],
-            "rm": ["id", "prompt", "responses", "chosen", "rejected"]}[fmt]
+def empty_dataset(fmt: str, provenance: bool = False):
+    """A dataset of no rows with the columns and types a non-empty export has (``datasets`` loads a
+    parquet file of it; an export of untyped empty columns would load as nulls)."""
+    from datasets import Dataset, Features, List, Value
+
+    dialog = List({"content": Value("string"), "role": Value("string")})
+    columns: dict[str, Any] = {"sft": {"id": Value("string"), "messages": dialog},
+                               "dpo": {"id": Value("string"), "prompt": dialog, "chosen": dialog, "rejected": dialog},
+                               "rm": {"id": Value("string"), "prompt": dialog, "responses": List(dialog),
+                                      "chosen": dialog, "rejected": dialog}}[fmt]
+    if provenance:
+        columns.update(generator=Value("string"), model=Value("string"), seed=Value("int64"), round=Value("int64"),
+                       run=Value("string"), record_id=Value("string"))
+        columns.update({"sft": {"candidate_id": Value("string")},
+                        "dpo": {"chosen_id": Value("string"), "rejected_id": Value("string")},
+                        "rm": {"candidate_ids": List(Value("string"))}}[fmt])
+    features = Features(columns)
+    return Dataset.from_dict({k: [] for k in features}, features=features)

@@ -75,6 +75,10 @@ async def _generate_and_verify(item: Any, generator: Generator, ctx, cfg: Pipeli
         raise ValueError(f"generator {generator.name} returned records with empty or duplicate ids")
     for r in records:
         r.source_id = r.source_id or ctx.item_id
+        for cand in r.candidates:  # a generator that left a candidate's provenance empty: the record's
+            if cand.provenance is None:
+                base = r.provenance if r.provenance.generator else ctx.provenance()
+                cand.provenance = base.model_copy(update={"parents": [r.id]}, deep=True)
         if cfg.verify.run_after_generate and ctx.run.chain is not None:
             for cand in r.candidates:
                 if not cand.verdicts:

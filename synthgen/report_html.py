@@ -90,6 +90,9 @@ def run_report_data(stats: RunStats, *, name: str, timings: dict[str, Any] | Non
                       for v, lang, p, t in stats.verifier_table()],
         "scores": [{"name": key, "lo": h.lo, "hi": h.hi, "counts": h.bins(20)} for key, h in stats.scores.items()],
         "reasons": stats.reasons.most_common(30),
+        # a verifier that raised is a bug, not a verdict: its own section, counted apart from the pass rates
+        "verifier_errors": sorted(stats.verifier_errors.items(), key=lambda kv: -kv[1]),
+        "first_verifier_error": dict(stats.first_verifier_error),
         "timings": timings or {},
         "exports": exports or {},
     }
@@ -107,6 +110,17 @@ def render_run_report(data: dict[str, Any], *, extra_html: str = "") -> str:
                  f"{c.get('candidates', 0):,} candidates, {c.get('passed_candidates', 0):,} verified; "
                  f"selected: {c.get('sft_rows', 0):,} SFT rows, {c.get('dpo_pairs', 0):,} DPO pairs, "
                  f"{c.get('rm_rows', 0):,} RM rankings.</p>")
+    errors = data.get("verifier_errors") or []
+    if errors:
+        first = data.get("first_verifier_error") or {}
+        parts.append("<h2>Verifier errors</h2>"
+                     f"<p>{sum(n for _, n in errors):,} candidates failed because a verifier raised (a bug or a "
+                     "missing dependency, not a wrong answer; not counted in the pass rates below). First: "
+                     f"<code>{html.escape(str(first.get('verifier', '')))}</code> on record "
+                     f"<code>{html.escape(str(first.get('record', '')))}</code>: "
+                     f"<code>{html.escape(str(first.get('message', ''))[:500])}</code></p>"
+                     + chart_div(charts.reasons(errors, "Candidates a verifier raised on, per verifier"),
+                                 "verifier-errors"))
     rows = data["verifiers"]
     parts.append("<h2>Verifiers</h2>" + chart_div(charts.pass_rates(rows), "pass-rates", empty="no verdicts"))
     parts.append(table(["verifier", "language", "passed", "total", "rate"],

@@ -77,16 +77,19 @@ def _export_paths(store: "RunStore", cfg: PipelineConfig) -> list[dict[str, Any]
     return out
 
 
-def write_finished(store: "RunStore", cfg: PipelineConfig, sources_sig: list | None, summary: "RunSummary") -> None:
+def write_finished(store: "RunStore", cfg: PipelineConfig, sources_sig: list | None, summary: "RunSummary",
+                   fingerprint: str | None = None) -> None:
     store.write_json(_FILE, {
-        "fingerprint": cfg.fingerprint(), "state": store.state(), "sources": sources_sig,
+        "fingerprint": fingerprint or cfg.fingerprint(), "state": store.state(), "sources": sources_sig,
         "complete": sources_sig is not None, "exports": _export_paths(store, cfg),
         "summary": {"counts": summary.counts, "stages": summary.stages, "exports": summary.exports,
-                    "source_problems": summary.source_problems},
+                    "source_problems": summary.source_problems, "outcome": summary.outcome,
+                    "export_rows": summary.export_rows},
     })
 
 
-def unchanged_finished_run(store: "RunStore", cfg: PipelineConfig, sources_sig: list) -> "RunSummary | None":
+def unchanged_finished_run(store: "RunStore", cfg: PipelineConfig, sources_sig: list,
+                           fingerprint: str | None = None) -> "RunSummary | None":
     """The saved summary when the last run was complete and nothing it depended on changed."""
     from synthgen.runner import RunSummary
 
@@ -95,7 +98,8 @@ def unchanged_finished_run(store: "RunStore", cfg: PipelineConfig, sources_sig: 
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not (isinstance(saved, dict) and saved.get("complete") and saved.get("fingerprint") == cfg.fingerprint()
+    fingerprint = fingerprint or cfg.fingerprint()
+    if not (isinstance(saved, dict) and saved.get("complete") and saved.get("fingerprint") == fingerprint
             and saved.get("sources") == json.loads(json.dumps(sources_sig)) and saved.get("state") == store.state()
             and saved.get("exports") == _export_paths(store, cfg)
             and all(e["size"] is not None for e in saved["exports"])
@@ -104,7 +108,9 @@ def unchanged_finished_run(store: "RunStore", cfg: PipelineConfig, sources_sig: 
     info = saved["summary"]
     return RunSummary(run_dir=store.dir, counts=info["counts"], stages=info["stages"], exports=info["exports"],
                       timings={"wall_s": 0.0, "resources": {}, "unchanged": True},
-                      source_problems=info.get("source_problems", 0))
+                      source_problems=info.get("source_problems", 0), outcome=info.get("outcome") or {},
+                      export_rows=info.get("export_rows") or {},
+                      resumed=(info.get("outcome") or {}).get("items", 0))
 
 
 def forget_finished(run_dir: Path) -> None:

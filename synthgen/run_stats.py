@@ -5,17 +5,51 @@ per verifier and language, score histograms and failure reasons. Its memory does
 number of records (histograms keep exact value counts up to ``_EXACT_VALUES`` distinct values per
 score, then round the values to fewer digits), so a run of millions of records is summarised in
 one streaming pass. :mod:`synthgen.report` renders it; it reads no records itself.
+
+Two things are told apart from ordinary failures because they call for a different fix: a verifier
+that raised (``verifier_errors``: a bug or a missing dependency, not a wrong answer) and samples in
+which a verifier found nothing to check (``candidates_unparseable``: no code block, no final answer;
+when every sample is like that the model or its prompt format is the problem, see
+:mod:`synthgen.run_outcome`).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from typing import Iterable
 
-from synthgen.records import Record
+from synthgen.records import Candidate, Record, Verdict
+from synthgen.verify_chain import VERIFIER_ERROR
 
 _EXACT_VALUES = 4096
 _MAX_REASONS = 10_000
+_EXAMPLES = 100  # reasons whose first full message is kept (the outcome names the top few)
+# details['error'] values by which verifiers say the sample held nothing to check
+_NOTHING_PARSED = {"no_code", "no_answer", "unparseable", "no_json", "no_tool_call"}
+_ATTEMPTS = re.compile(r"(failed after \d+ attempt\(s\)): ([A-Za-z_][\w.]*)(?::|$)")
+
+
+def failure_reason(error: str) -> str:
+    """A failed record's reason, grouped: the kind of failure without the item-specific message."""
+    m = _ATTEMPTS.match(error)
+    if m:
+        return f"{m[1]}: {m[2]}"
+    if error.startswith("source row "):
+        return "source row does not fit the generator's item"
+    return error.split(":")[0][:120]
+
+
+def nothing_parsed(v: Verdict) -> bool:
+    """The verifier found nothing to check in the sample (no code block, no final answer)."""
+    error = v.details.get("error")
+    return error in _NOTHING_PARSED or (v.verifier == "math_answer" and "answer" in v.details
+                                         and v.details["answer"] is None)
+
+
+def _truncated(c: Candidate) -> bool:
+    return c.metadata.get("finish_reason") == "length" or any(v.details.get("error") == "truncated"
+                                                               for v in c.verdicts)
 
 
 class ScoreHistogram:
@@ -59,6 +93,16 @@ class RunStats:
         self.verifiers: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.scores: dict[str, ScoreHistogram] = {}
         self.reasons: Counter[str] = Counter()
+        self.reason_examples: dict[str, str] = {}  # reason -> its first full error message
+        self.verifier_errors: Counter[str] = Counter()  # verifier -> candidates it raised on
+        self.first_verifier_error: dict[str, str] = {}  # verifier, message, record
+        self.items = 0  # source items (lines of the store): counted by whoever reads entries
+
+    def add_entry(self, records: Iterable[Record]) -> None:
+        """One stored item and its records."""
+        self.items += 1
+        for r in records:
+            self.add(r)
 
     @classmethod
     def of(cls, records: Iterable[Record]) -> "RunStats":
@@ -83,25 +127,49 @@ class RunStats:
                 self.stages[key] += value
         lang = str(r.metadata.get("language", r.metadata.get("target_language", "-")))
         for c in r.candidates:
+            unparsed = False
             for v in c.verdicts:
+                if v.details.get("error") == VERIFIER_ERROR:  # counted apart: not a verdict on the answer
+                    self.verifier_errors[v.verifier] += 1
+                    if not self.first_verifier_error:
+                        self.first_verifier_error = {"verifier": v.verifier, "record": r.id,
+                                                     "message": str(v.details.get("message") or v.feedback)}
+                    continue
+                unparsed = unparsed or nothing_parsed(v)
                 t = self.verifiers[(v.verifier, lang)]
                 t[0] += v.passed
                 t[1] += 1
+            if unparsed:
+                counts["candidates_unparseable"] += 1
+            if _truncated(c):
+                counts["candidates_truncated"] += 1
             for key, val in c.scores.items():
                 hist = self.scores.get(key)
                 if hist is None:
                     hist = self.scores[key] = ScoreHistogram()
                 hist.add(val)
         if r.status == "failed":
-            reason = r.error.split(":")[0][:120]
+            reason = failure_reason(r.error)
             if reason in self.reasons or len(self.reasons) < _MAX_REASONS:
                 self.reasons[reason] += 1
+                if reason not in self.reason_examples and len(self.reason_examples) < _EXAMPLES:
+                    self.reason_examples[reason] = r.error[:500]
             else:
                 self.reasons["(other reasons)"] += 1
 
     def summary(self) -> tuple[dict[str, int], dict[str, float]]:
         """(counts, stages) as summary.json has them."""
-        return dict(self.counts), dict(self.stages)
+        counts = dict(self.counts)
+        if self.verifier_errors:
+            counts["verifier_errors"] = sum(self.verifier_errors.values())
+        return counts, dict(self.stages)
+
+    def outcome_info(self) -> dict:
+        """What the end-of-run outcome and the report say beyond the counts (JSON-ready)."""
+        return {"items": self.items, "verifier_errors": dict(self.verifier_errors),
+                "first_verifier_error": self.first_verifier_error,
+                "reasons": self.reasons.most_common(10),
+                "reason_examples": {k: self.reason_examples.get(k, "") for k, _ in self.reasons.most_common(3)}}
 
     def verifier_table(self) -> list[tuple[str, str, int, int]]:
         """(verifier, language, passed, total) over every candidate verdict."""

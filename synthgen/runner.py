@@ -7,6 +7,13 @@ before the item counts as done. Concurrency is bounded per resource (items, each
 sandbox); transient failures are retried with backoff; a failure that persists becomes a failed
 record carrying its reason, so nothing is ever dropped. ``runner.executor: ray`` runs the same
 items on Ray actors (a local cluster or an existing one); the driver still writes every record.
+
+``retry_failed`` re-processes exactly the items whose stored line holds a failed record (an endpoint
+that was down): each gets a new line in this run's shard, which replaces the failed one when the
+store is read (:mod:`synthgen.store_index`), so ids, exports and their order are those of a run that
+never failed. When the config has ``process:``, the processing stage runs after generation and the
+exports are of what it kept: the Python API and ``synthgen run`` give the same result. Every run
+ends with :class:`RunSummary` carrying what :mod:`synthgen.run_outcome` says about it.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Any, Callable
 
 import yaml
 
-from synthgen.config import PipelineConfig
+from synthgen.config import PipelineConfig, changed_fields
 from synthgen.context import Timers
 from synthgen.export import StreamingExport, default_export_path
 from synthgen.item_processor import LocalItemProcessor, validate_plugins
@@ -40,6 +47,10 @@ class RunSummary:
     timings: dict[str, Any] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
     source_problems: int = 0
+    resumed: int = 0  # items done by an earlier run of this directory
+    retried: int = 0  # failed items re-processed (retry_failed)
+    outcome: dict[str, Any] = field(default_factory=dict)  # RunStats.outcome_info(): reasons, verifier errors
+    export_rows: dict[str, int] = field(default_factory=dict)  # rows per export format
 
 
 class _Tally:
@@ -70,21 +81,50 @@ _CHUNK = 128  # source items read and checked against the done index at a time (
 
 
 async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "runs", registry: Registry | None = None,
-                             force: bool = False, progress: bool = True,
+                             force: bool = False, progress: bool = True, retry_failed: bool = False,
                              on_item: Callable[[str, list[Record]], None] | None = None) -> RunSummary:
     registry = registry or Registry()
     # everything a user can get wrong is checked before the run directory is touched
     validate_plugins(cfg, registry)
     check_sources(cfg.sources)
+    stage = None
+    if cfg.process:
+        from synthgen.processing.stage import ProcessingStage
+
+        stage = ProcessingStage(Path(runs_dir) / cfg.name, cfg.process, registry=registry)
+        stage.validate()  # before generating
+    summary = await _generate(cfg.model_copy(update={"export": []}) if cfg.process else cfg, runs_dir=runs_dir,
+                              registry=registry, force=force, progress=progress, retry_failed=retry_failed,
+                              on_item=on_item)
+    if cfg.process:
+        from synthgen.processing.run import export_processed, finish_processed
+
+        info = await ProcessingStage(summary.run_dir, cfg.process, llms=cfg.llms, seed=cfg.seed, runner=cfg.runner,
+                                     registry=registry, progress=progress).run()
+        summary.export_rows = {}
+        summary.exports = export_processed(summary.run_dir, cfg.export, summary.export_rows)
+        finish_processed(summary.run_dir, info, summary.exports)
+        summary.counts["processed_kept"] = info["kept"]
+    return summary
+
+
+async def _generate(cfg: PipelineConfig, *, runs_dir: Path | str, registry: Registry, force: bool, progress: bool,
+                    retry_failed: bool, on_item: Callable[[str, list[Record]], None] | None) -> RunSummary:
     store = RunStore(Path(runs_dir) / cfg.name)
-    store.initialise(config_yaml=yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
-                     fingerprint=cfg.fingerprint(), seed=cfg.seed, force=force)
+    fingerprint = cfg.fingerprint(registry)
+    config = cfg.model_dump(mode="json")
+    store.initialise(config_yaml=yaml.safe_dump(config, sort_keys=False), fingerprint=fingerprint, seed=cfg.seed,
+                     force=force, also_accept=(cfg.legacy_fingerprint(),),
+                     changed=lambda old: changed_fields(yaml.safe_load(old), config, registry))
     started = time.perf_counter()
     store.repair()
+    # the items to redo: their stored line holds a failed record (read once, 16 bytes per id)
+    failed = store.failed_items() if retry_failed else None
     sources_sig = sources_signature(cfg.sources)
-    finished = unchanged_finished_run(store, cfg, sources_sig)
-    if finished is not None:  # complete, and nothing changed since: no source to read, nothing to write
-        return finished
+    if not failed:
+        finished = unchanged_finished_run(store, cfg, sources_sig, fingerprint)
+        if finished is not None:  # complete, and nothing changed since: no source to read, nothing to write
+            return finished
     done = store.done_index()
     problems: list[SourceProblem] = []
     tally = _Tally()
@@ -95,11 +135,14 @@ async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "run
     from synthgen.progress import RunProgress
 
     total = estimate_items(cfg.sources)
-    display = RunProgress(total=max(0, total - len(done)) if total else 0, already_done=len(done),
-                          enabled=progress, title=cfg.name)
+    retrying = len(failed) if failed else 0
+    display = RunProgress(total=max(0, total - len(done)) + retrying if total else 0, enabled=progress, title=cfg.name)
+    message = _resume_message(len(done), total, retrying, retry_failed)
+    if message:
+        display.log(message)
     holder: dict[str, Any] = {}
     writer = store.writer(cfg.runner.fsync_every_s)
-    streamed = {"items": 0}
+    streamed = {"items": 0, "retried": 0}
 
     async def produce() -> None:
         try:
@@ -116,9 +159,13 @@ async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "run
 
     async def _enqueue(chunk: list[SourceItem]) -> None:
         streamed["items"] += len(chunk)
-        is_done = done.contains_many([id_digest(it.id) for it in chunk]) if len(done) else None
+        digests = [id_digest(it.id) for it in chunk]
+        is_done = done.contains_many(digests) if len(done) else None
+        redo = failed.contains_many(digests) if failed else None
         for i, item in enumerate(chunk):
-            if is_done is not None and is_done[i]:
+            if redo is not None and redo[i]:
+                streamed["retried"] += 1  # a failed item, done again; its new line replaces the old one
+            elif is_done is not None and is_done[i]:
                 continue  # done in an earlier run: skipped as it streams past
             if "processor" not in holder:  # plugins (models, sandboxes) start only if there is work
                 holder["processor"] = _make_processor(cfg, registry)
@@ -162,11 +209,28 @@ async def run_pipeline_async(cfg: PipelineConfig, *, runs_dir: Path | str = "run
             await processor.close()
     store.write_source_problems(problems)
     resources.update(engine.as_dict())
-    complete = streamed["items"] == len(done) + tally.items
-    return finish_run(store, cfg, resources, time.perf_counter() - started, len(problems),
-                      sources_sig=sources_sig if complete else None)
+    complete = streamed["items"] == len(done) + tally.items - streamed["retried"]
+    summary = finish_run(store, cfg, resources, time.perf_counter() - started, len(problems),
+                         sources_sig=sources_sig if complete else None, fingerprint=fingerprint)
+    summary.resumed, summary.retried = len(done), streamed["retried"]
+    return summary
+
+
+def _resume_message(done: int, total: int, retrying: int, retry_failed: bool) -> str:
+    """What a resumed run (or a retry) will do, before it does it."""
+    if retry_failed and not retrying:
+        return "retry: no failed items in this run directory; nothing to retry"
+    if not done:
+        return ""
+    of = f"{done:,} of {total:,} items done" if total else f"{done:,} items done, the rest of the source follows"
+    if retrying:
+        return (f"resuming: {of}; retrying the {retrying:,} failed one(s), the other "
+                f"{done - retrying:,} done items are skipped as the source streams past")
+    return f"resuming: {of}; the done items are skipped as the source streams past"
+
+
 def finish_run(store: RunStore, cfg: PipelineConfig, resources: dict[str, Any], elapsed: float,
-               problems: int, sources_sig: list | None = None) -> RunSummary:
+               problems: int, sources_sig: list | None = None, fingerprint: str | None = None) -> RunSummary:
     """Summary, exports and report in one streaming pass over the stored records."""
     from synthgen.report import write_report
     from synthgen.run_stats import RunStats
@@ -174,28 +238,34 @@ def finish_run(store: RunStore, cfg: PipelineConfig, resources: dict[str, Any], 
     summary = RunSummary(run_dir=store.dir, source_problems=problems)
     paths = {exp.format: Path(exp.path) if exp.path else default_export_path(store.dir, exp.format, exp.file_format)
              for exp in cfg.export}
-    exports = [StreamingExport(exp.format, paths[exp.format], exp.file_format, exp.include_failed_records)
-               for exp in cfg.export]
+    exports = [StreamingExport(exp.format, paths[exp.format], exp.file_format, exp.include_failed_records,
+                               provenance=exp.provenance) for exp in cfg.export]
     stats = RunStats()
     try:
-        for record in store.records():
-            stats.add(record)
-            for export in exports:
-                export.add(record)
+        for entry in store.raw_entries():
+            records = [Record.model_validate(rec) for rec in entry["records"]]
+            stats.add_entry(records)
+            for record in records:
+                for export in exports:
+                    export.add(record)
         for export in exports:
             summary.exports[export.fmt] = str(export.finish())
+            summary.export_rows[export.fmt] = export.rows
     finally:
         for export in exports:
             export.discard()
     summary.counts, summary.stages = stats.summary()
+    summary.outcome = stats.outcome_info()
     summary.timings = {"wall_s": round(elapsed, 3), "resources": resources}
-    store.write_json("summary.json", {"counts": summary.counts, "stages": summary.stages,
-                                      "timings": summary.timings, "exports": summary.exports})
+    store.write_json("summary.json", {"counts": summary.counts, "stages": summary.stages, "outcome": summary.outcome,
+                                      "timings": summary.timings, "exports": summary.exports,
+                                      "export_rows": summary.export_rows, "source_problems": problems})
     write_report(store, stats, summary)
-    write_finished(store, cfg, sources_sig, summary)
+    write_finished(store, cfg, sources_sig, summary, fingerprint)
     return summary
 
 
 def run_pipeline(cfg: PipelineConfig, **kwargs: Any) -> RunSummary:
-    """Synchronous entry point (CLI, scripts, the round loop)."""
+    """Synchronous entry point (CLI, scripts, the round loop): generation, verification, selection,
+    the processing stage when the config has ``process:``, exports and the report."""
     return asyncio.run(run_pipeline_async(cfg, **kwargs))

@@ -7,7 +7,9 @@ Layout of ``runs/<name>/``::
     records/shard-NNNNN.jsonl
                          one line per finished source item: {"item": id, "records": [...]}
     records/shard-NNNNN.idx
-                         its index: 24 bytes per line (item-id digest, end offset); see store_index
+                         its index: 24 bytes per line (item-id digest, end offset); see store_index.
+                         An item retried with --retry-failed has a later line in a later shard,
+                         which replaces its failed one when the store is read
     finished.json        what the last finished run saw (shard sizes, sources, exports): a re-run
                          of an unchanged, complete run returns at once
     source_errors.jsonl  unreadable source rows (file:line and reason)
@@ -31,13 +33,13 @@ import os
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import orjson
 
 from synthgen.errors import RunStoreError
 from synthgen.records import Record
-from synthgen.store_index import IdSet, done_set, entry_bytes, index_path
+from synthgen.store_index import IdSet, done_set, entry_bytes, index_path, superseded_lines
 
 _VERSIONED = ("synthgen", "torch", "transformers", "trl", "datasets", "pydantic", "vllm", "httpx", "docker")
 
@@ -67,22 +69,43 @@ class RunStore:
         except (OSError, json.JSONDecodeError) as exc:
             raise RunStoreError(f"{self.dir}: not a run directory (meta.json unreadable: {exc})") from None
 
-    def initialise(self, *, config_yaml: str, fingerprint: str, seed: int, force: bool = False) -> None:
-        """Create the run dir, or check an existing one was made by the same config."""
+    def initialise(self, *, config_yaml: str, fingerprint: str, seed: int, force: bool = False,
+                   also_accept: tuple[str, ...] = (), changed: Callable[[str], list[str]] | None = None) -> None:
+        """Create the run dir, or check an existing one was made by the same config.
+
+        ``also_accept``: fingerprints an earlier version computed for the same config (the meta is
+        upgraded); ``changed(old_config_yaml)`` names the fields that differ when refusing. A config
+        that differs only in fields that do not change records (an endpoint URL, concurrency) goes on,
+        and its config.yaml is rewritten to what runs now."""
         if self.exists():
-            old = self.meta().get("fingerprint")
+            meta = self.meta()
+            old = meta.get("fingerprint")
+            if old != fingerprint and old in also_accept:
+                _atomic_write(self.dir / "meta.json", json.dumps({**meta, "fingerprint": fingerprint}, indent=2))
+                old = fingerprint
             if old != fingerprint and not force:
+                fields = self._changed(changed)
+                what = f"changed: {', '.join(fields[:8])}{' ...' if len(fields) > 8 else ''}; " if fields else ""
                 raise RunStoreError(
-                    f"{self.dir} was made by a different config (fingerprint {old}, now {fingerprint}); "
+                    f"{self.dir} was made by a different config ({what}fingerprint {old}, now {fingerprint}); "
                     "use --new for a fresh run directory, or --force to keep its records and go on with this config"
                 )
             if old == fingerprint:
+                config_path = self.dir / "config.yaml"
+                if not config_path.is_file() or config_path.read_text() != config_yaml:
+                    _atomic_write(config_path, config_yaml)  # e.g. a new endpoint URL: the file says what ran
                 return
         self.records_dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "config.yaml").write_text(config_yaml)
         meta = {"fingerprint": fingerprint, "seed": seed, "versions": package_versions(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         _atomic_write(self.dir / "meta.json", json.dumps(meta, indent=2))
+
+    def _changed(self, changed: Callable[[str], list[str]] | None) -> list[str]:
+        try:
+            return changed((self.dir / "config.yaml").read_text()) if changed else []
+        except Exception:  # noqa: BLE001 - a missing or hand-edited config.yaml: refuse without the list
+            return []
 
     # --- reading ---------------------------------------------------------------------------
     def shards(self) -> list[Path]:
@@ -103,15 +126,31 @@ class RunStore:
         return dropped
 
     def _lines(self) -> Iterator[dict]:
-        for shard in self.shards():
+        shards = self.shards()
+        # lines of failed items that a retry replaced (--retry-failed): the item's last line wins
+        replaced = superseded_lines((s, s.stat().st_size) for s in shards)
+        for n, shard in enumerate(shards):
+            skip = replaced.get(n, ())
             with shard.open("rb") as fh:
+                end = 0
                 for lineno, line in enumerate(fh, 1):
                     if not line.endswith(b"\n"):
                         return  # torn tail of a run still being written; repair() drops it
+                    end += len(line)
+                    if end in skip:
+                        continue
                     try:
                         yield orjson.loads(line)
                     except orjson.JSONDecodeError:
                         raise RunStoreError(f"{shard}:{lineno}: corrupt line in the middle of a shard") from None
+
+    def failed_items(self) -> IdSet:
+        """Digests of the items whose current line holds a failed record (what --retry-failed redoes)."""
+        failed = IdSet()
+        for entry in self._lines():
+            if any(rec.get("status") == "failed" for rec in entry["records"]):
+                failed.add(entry["item"])
+        return failed
 
     def done_items(self) -> set[str]:
         """Every done item id as a string (reads every shard; runs use :meth:`done_index`)."""

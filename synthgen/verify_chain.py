@@ -4,11 +4,15 @@ In ``all`` mode verifiers run in order and the chain stops at the first failure 
 ``short_circuit`` is on (a cheap static check spares the sandbox run). In ``weighted`` mode every
 verifier runs and the candidate passes when the weighted mean score reaches ``threshold``; the
 combined score is stored as ``candidate.scores['verify']``.
+
+A verifier that raises (a bug, a missing dependency) fails the candidate with a verdict whose
+``details['error']`` is ``VERIFIER_ERROR``: the run counts these apart from failed verdicts
+(:mod:`synthgen.run_stats`), prints them and exits non-zero. Time spent is kept in the run's timers
+(``verify:<name>``), never in the verdict, so the same outputs give byte-identical records.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Sequence
 
@@ -18,6 +22,8 @@ from synthgen.records import Candidate, Record, Verdict
 
 if TYPE_CHECKING:
     from synthgen.context import Context
+
+VERIFIER_ERROR = "verifier_error"  # details['error'] of the verdict standing for a verifier that raised
 
 
 @dataclass
@@ -49,15 +55,14 @@ class VerifierChain:
     @staticmethod
     async def _one(verifier: Verifier, record: Record, candidate: Candidate, ctx: "Context") -> Verdict:
         with ctx.timers.time(f"verify:{verifier.name}"):
-            start = time.perf_counter()
             try:
                 return await verifier.verify(record, candidate, ctx)
             except TransientError:
                 raise  # the runner retries the item
             except Exception as exc:  # a crashing verifier fails the candidate, with the reason
-                return Verdict(verifier=verifier.name, passed=False,
-                               feedback=f"verifier error: {type(exc).__name__}: {exc}",
-                               details={"error": True, "seconds": time.perf_counter() - start})
+                message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                return Verdict(verifier=verifier.name, passed=False, feedback=f"verifier error: {message}",
+                               details={"error": VERIFIER_ERROR, "message": message[:500]})
 
     async def close(self) -> None:
         for v in self.verifiers:

@@ -63,8 +63,7 @@ class PythonTool(Tool):
             shown += ("\n" if shown else "") + "[stderr]\n" + result.stderr
         if len(shown) > cfg.shown_chars:
             shown = shown[: cfg.shown_chars] + f"\n[... {len(shown) - cfg.shown_chars} more characters cut]"
-        details: dict[str, Any] = {"status": result.status.value, "seconds": round(result.seconds, 4),
-                                   "artifacts": sorted(result.artifacts)}
+        details: dict[str, Any] = {"status": result.status.value, "artifacts": sorted(result.artifacts)}
         if result.ok:
             return ToolResult(output=shown or "(no output)", artifacts=result.artifacts, details=details)
         if result.status is ExecStatus.TIMEOUT:

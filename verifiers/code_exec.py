@@ -35,7 +35,6 @@ slot failing) raises :class:`synthgen.errors.TransientError`, so the runner retr
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -140,7 +139,6 @@ class CodeExecVerifier(Verifier):
 
     async def verify(self, record: Record, candidate: Candidate, ctx: Any) -> Verdict:
         cfg: CodeExecConfig = self.config
-        start = time.perf_counter()
         language = canonical_language(str(record.metadata.get(cfg.language_field) or cfg.language or ""))
         if not language:
             return self._fail(f"no language: set record.metadata[{cfg.language_field!r}] or `language`",
@@ -176,8 +174,7 @@ class CodeExecVerifier(Verifier):
             entry = record.metadata.get(cfg.entry_point_field)
             job = assertion_job(language, solution, str(tests), prefix=prefix, entry_point=entry)
             verdict = await self._assert(ctx, record, language, job, limits, details)
-        verdict.details["seconds"] = round(time.perf_counter() - start, 4)
-        return verdict
+        return verdict  # its time is in the run's timers (verify:code_exec, sandbox), not in the record
 
     def _fail(self, feedback: str, details: dict[str, Any]) -> Verdict:
         return Verdict(verifier=self.name, passed=False, score=0.0, feedback=feedback, details=details)
@@ -218,7 +215,7 @@ class CodeExecVerifier(Verifier):
         self._check_sandbox(result)
         details.update(status=result.status.value, exit_code=result.exit_code,
                        stderr=_tail(result.stderr_text), stdout=_tail(result.stdout_text, 500),
-                       compile_output=_tail(result.compile_output), wall_time_s=result.wall_time_s)
+                       compile_output=_tail(result.compile_output))
         if result.ok:
             return Verdict(verifier=self.name, passed=True, score=1.0, details=details)
         return Verdict(verifier=self.name, passed=False, score=0.0, details=details,
@@ -241,8 +238,7 @@ class CodeExecVerifier(Verifier):
             actual = result.stdout_text
             passed = result.ok and outputs_match(actual, expected, cfg.output_match)
             per_case.append({"index": i, "passed": passed, "status": result.status.value,
-                             "expected": _clip(expected), "actual": _clip(actual),
-                             "wall_time_s": result.wall_time_s})
+                             "expected": _clip(expected), "actual": _clip(actual)})
             if passed:
                 continue
             if result.status is ExecStatus.COMPILE_ERROR:

@@ -168,7 +168,9 @@ class MathCotGenerator(Generator):
         (completions,) = await ctx.generate("policy", [messages], params, seed_key=("solve", question))
         for i, c in enumerate(completions):
             record.add_candidate([{"role": "assistant", "content": c.text}],
-                                 metadata={"sample": i, "finish_reason": c.finish_reason})
+                                 metadata={"sample": i, "finish_reason": c.finish_reason},
+                                 provenance=ctx.provenance(params=params, parents=[record.id],
+                                                           seed=ctx.sample_seed("policy", ("solve", question))))
         stages.add("samples", len(completions))
         answers = [final_answer(c.text) for c in record.candidates]
         stages.add("answered", sum(a is not None for a in answers))

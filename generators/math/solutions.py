@@ -83,10 +83,13 @@ class MathSolutionsGenerator(Generator):
             messages=messages, metadata={"answer": item.answer},
             provenance=ctx.provenance(params=params, parents=[item_id]),
         )
+        # each sample says where it came from: model, sampling, the seed of the call that drew it
+        cand_prov = ctx.provenance(params=params, parents=[record.id], seed=ctx.sample_seed("policy", "solve"))
         for index, completion in enumerate(completions):
             record.add_candidate(
                 [{"role": "assistant", "content": completion.text}],
                 metadata={"finish_reason": completion.finish_reason, "sample": index},
+                provenance=cand_prov.model_copy(deep=True),
             )
         record.metadata["stages"] = {"problems": 1, "samples": len(completions),
                                      "truncated": sum(c.finish_reason == "length" for c in completions)}

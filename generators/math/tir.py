@@ -164,7 +164,8 @@ class MathTirGenerator(Generator):
         stages = Stages("problems", "samples", "ran_code", "structured", "verified")
         stages.add("problems")
         for i, (messages, meta, failure) in enumerate(chains):
-            cand = record.add_candidate(messages, metadata={"sample": i, **meta})
+            cand = record.add_candidate(messages, metadata={"sample": i, **meta}, provenance=ctx.provenance(
+                params=self.params(cfg.k), parents=[record.id], seed=ctx.sample_seed("policy", ("tir", 0))))
             stages.add("samples")
             stages.add("ran_code", int(meta["executions"] > 0))
             if failure:
@@ -215,8 +216,10 @@ class MathTirGenerator(Generator):
                 (replies,) = await ctx.generate("policy", [prompt + messages], self.params(1),
                                                 seed_key=("tir", sample, blocks))
                 reply = replies[0]
-            meta = {"blocks": blocks, "executions": kernel.executions, "errors": kernel.errors,
-                    "sandbox_seconds": round(kernel.seconds, 4), "repaired": kernel.errors > 0 and not unrepaired,
+            # the kernel's time goes to the run's timers: a record holds no measured time (reproducible)
+            ctx.timers.seconds["sandbox:tir_kernel"] += kernel.seconds
+            ctx.timers.calls["sandbox:tir_kernel"] += kernel.executions
+            meta = {"blocks": blocks, "executions": kernel.executions, "errors": kernel.errors, "repaired": kernel.errors > 0 and not unrepaired,
                     "artifacts": sorted(set(artifacts))}
         if not failure and unrepaired:
             failure = "a code block failed and no later block repaired it"

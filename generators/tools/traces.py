@@ -249,8 +249,10 @@ class ToolTracesGenerator(Generator):
             seen.add(key)
             outcome = await self.toolbox.execute(call["name"], call.get("arguments"), tctx)
             meta["calls"] += 1
-            meta["call_log"].append({"step": step, "name": outcome.name, "seconds": round(outcome.seconds, 4),
-                                     "attempts": outcome.attempts, "reason": outcome.reason})
+            tctx.timers.seconds[f"tool:{outcome.name}"] += outcome.seconds  # timings stay out of records
+            tctx.timers.calls[f"tool:{outcome.name}"] += 1
+            meta["call_log"].append({"step": step, "name": outcome.name, "attempts": outcome.attempts,
+                                     "reason": outcome.reason})
             if not outcome.ok:
                 if outcome.reason in ("call_failed", "tool_timeout", "tool_output_flood") and outcome.output:
                     turns.append(tool_turn(outcome.output, outcome.name, step, i))

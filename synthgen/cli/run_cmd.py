@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from synthgen.cli.main import app
@@ -28,17 +29,29 @@ def run(
     runs_dir: Path = typer.Option(Path("runs"), help="where run directories live"),
     force: bool = typer.Option(False, "--force", help="go on in an existing run dir made by a different config"),
     new: bool = typer.Option(False, "--new", help="start a fresh run dir (<name>-N) instead of resuming"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="process the failed items again (same ids; "
+                                      "their new records replace the failed ones)"),
+    allow_verifier_errors: bool = typer.Option(False, "--allow-verifier-errors",
+                                               help="exit 0 even when a verifier raised on some candidates"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Run a pipeline; a run that was killed resumes where it stopped when started again."""
+    """Run a pipeline; a run that was killed resumes where it stopped when started again.
+
+    Ends with one paragraph on what came out. Exit status: 0 when something was produced, 1 when
+    nothing was, 3 when a verifier raised (unless --allow-verifier-errors), 2 for a config mistake."""
     from synthgen.config import load_pipeline_config
-    from synthgen.processing.run import run_with_processing
+    from synthgen.run_outcome import describe_outcome
+    from synthgen.runner import run_pipeline
 
     cfg = load_pipeline_config(pipeline)
     if new and (runs_dir / cfg.name).exists():
         cfg = cfg.model_copy(update={"name": _free_name(runs_dir, cfg.name)})
-    summary = run_with_processing(cfg, runs_dir=runs_dir, force=force, progress=progress)
+    summary = run_pipeline(cfg, runs_dir=runs_dir, force=force, progress=progress, retry_failed=retry_failed)
     _print_summary(summary.run_dir, summary.counts, summary.stages, summary.timings, summary.exports)
+    outcome = describe_outcome(summary, allow_verifier_errors=allow_verifier_errors)
+    out.print(escape(outcome.text), style=None if outcome.exit_code == 0 else "yellow", soft_wrap=False)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 def _print_summary(run_dir: Path, counts: dict, stages: dict, timings: dict, exports: dict) -> None:

@@ -16,7 +16,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +31,11 @@ class OpenAIConfig(BaseModel):
     """Options of the ``openai`` backend."""
 
     model_config = ConfigDict(extra="forbid")
+    # where and how patiently the model is reached, not what it answers: changing these keeps a run's
+    # fingerprint, so a run resumes (or retries its failed items) after an endpoint moved
+    non_result_fields: ClassVar[frozenset[str]] = frozenset({
+        "base_url", "api_key", "api_key_env", "max_concurrency", "timeout", "connect_timeout", "max_retries",
+        "backoff_initial", "backoff_max", "headers"})
 
     model: str = Field(..., description="model name the server expects (see its /v1/models)")
     base_url: str = Field("http://127.0.0.1:8000/v1", description="server root including /v1")

@@ -1,8 +1,10 @@
 """The processing stage inside `synthgen run`, `synthgen round` and `synthgen process`.
 
-``run_with_processing`` runs a pipeline (generation, verification, selection) without its exports,
-then the stage over its records, then exports what the stage kept and rewrites the summary and the
-report (with the processing and data-mix sections). A pipeline without ``process:`` is run as before.
+:func:`synthgen.runner.run_pipeline` is the one entry point: with ``process:`` in the config it runs
+generation, verification and selection without exports, then the stage over the records, then
+exports what the stage kept (:func:`export_processed`) and rewrites the summary and the report with
+the processing and data-mix sections (:func:`finish_processed`). ``run_with_processing`` is kept as
+another name for it.
 """
 
 from __future__ import annotations
@@ -27,15 +29,23 @@ def process_run(run_dir: Path, steps: list[PluginRef], *, llms: dict[str, LLMRef
     return asyncio.run(stage.run())
 
 
-def export_processed(run_dir: Path, exports: list[ExportRef]) -> dict[str, str]:
-    from synthgen.export import default_export_path, export_records
+def export_processed(run_dir: Path, exports: list[ExportRef], rows: dict[str, int] | None = None) -> dict[str, str]:
+    """Export what the stage kept: {format: path}; ``rows`` (when given) gets the rows per format."""
+    from synthgen.export import StreamingExport, default_export_path
     from synthgen.processing.stage import processed_records
 
-    written = {}
+    written: dict[str, str] = {}
+    rows = {} if rows is None else rows
     for exp in exports:
         path = Path(exp.path) if exp.path else default_export_path(run_dir, exp.format, exp.file_format)
-        export_records(processed_records(run_dir), exp.format, path, exp.file_format, exp.include_failed_records)
-        written[exp.format] = str(path)
+        export = StreamingExport(exp.format, path, exp.file_format, exp.include_failed_records,
+                                 provenance=exp.provenance)
+        try:
+            for record in processed_records(run_dir):
+                export.add(record)
+            written[exp.format], rows[exp.format] = str(export.finish()), export.rows
+        finally:
+            export.discard()
     return written
 
 
@@ -72,20 +82,8 @@ def finish_processed(run_dir: Path, summary_info: dict[str, Any], exports: dict[
 
 
 def run_with_processing(cfg: PipelineConfig, *, runs_dir: Path | str = "runs", registry: Registry | None = None,
-                        force: bool = False, progress: bool = True):
+                        force: bool = False, progress: bool = True, **kwargs: Any):
+    """Another name for :func:`synthgen.runner.run_pipeline`, which runs `process:` itself."""
     from synthgen.runner import run_pipeline
 
-    if not cfg.process:
-        return run_pipeline(cfg, runs_dir=runs_dir, registry=registry, force=force, progress=progress)
-    from synthgen.processing.stage import ProcessingStage
-
-    registry = registry or Registry()
-    ProcessingStage(Path(runs_dir) / cfg.name, cfg.process, registry=registry).validate()  # before generating
-    summary = run_pipeline(cfg.model_copy(update={"export": []}), runs_dir=runs_dir, registry=registry,
-                           force=force, progress=progress)
-    info = process_run(summary.run_dir, cfg.process, llms=cfg.llms, seed=cfg.seed, runner=cfg.runner,
-                       registry=registry, progress=progress)
-    summary.exports = export_processed(summary.run_dir, cfg.export)
-    finish_processed(summary.run_dir, info, summary.exports)
-    summary.counts["processed_kept"] = info["kept"]
-    return summary
+    return run_pipeline(cfg, runs_dir=runs_dir, registry=registry, force=force, progress=progress, **kwargs)
