@@ -200,7 +200,9 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any], registry: Registry 
         return out
 
     a, b = flat(result_view(old, registry), "", {}), flat(result_view(new, registry), "", {})
-    return sorted(k for k in a.keys() | b.keys() if a.get(k, _MISSING) != b.get(k, _MISSING))
+    keys = sorted(k for k in a.keys() | b.keys() if a.get(k, _MISSING) != b.get(k, _MISSING))
+    # an empty mapping on one side and its keys on the other: name the keys, not the mapping too
+    return [k for k in keys if not any(other.startswith(k + ".") for other in keys)]
 
 
 _MISSING = object()

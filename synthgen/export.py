@@ -12,9 +12,11 @@ offer tools add a ``tools`` column (their schemas, one JSON string).
 ``generator``, ``model`` (the policy's), ``seed``, ``round``, ``run``, ``record_id`` and the candidate
 ids (``candidate_id``; DPO ``chosen_id``/``rejected_id``; RM ``candidate_ids``, best first).
 
-An export with no rows: parquet and ``disk`` datasets are written with their schema (``datasets``
-loads them, 0 rows); a JSONL file is left empty (0 bytes: ``datasets`` cannot load an empty JSON
-file, whatever its schema), and the run's outcome says there was nothing to export.
+An export with no rows is still written (a consumer counting rows finds 0): a JSONL file of 0 bytes,
+parquet and ``disk`` datasets with the column types a non-empty export has (pyarrow and pandas read
+them). ``datasets`` (5.x) loads none of them: ``load_dataset`` raises on an empty JSON or parquet
+file and ``load_from_disk`` on an empty dataset, so the run's outcome and ``synthgen export`` say
+there is nothing to export instead of leaving it to that error.
 """
 
 from __future__ import annotations

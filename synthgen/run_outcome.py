@@ -104,7 +104,8 @@ def describe_outcome(summary: RunSummary, *, allow_verifier_errors: bool = False
         text += _nothing_parsed_hint(c)
     empty = [fmt for fmt, n in summary.export_rows.items() if n == 0]
     if empty and rows:
-        text += f" Nothing to export for {', '.join(empty)} (0 rows; an empty JSONL file is written)."
+        text += (f" Nothing to export for {', '.join(empty)}: 0 rows (the files are written empty; "
+                 "`datasets.load_dataset` cannot load an empty file).")
     text += f" Details: {run_dir / 'report.html'}."
     code = EXIT_OK
     if not rows:

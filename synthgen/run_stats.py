@@ -43,7 +43,8 @@ def failure_reason(error: str) -> str:
 def nothing_parsed(v: Verdict) -> bool:
     """The verifier found nothing to check in the sample (no code block, no final answer)."""
     error = v.details.get("error")
-    return error in _NOTHING_PARSED or (v.verifier == "math_answer" and "answer" in v.details
+    # the math verifier's details: the extracted answer is None when the response states none
+    return error in _NOTHING_PARSED or ("equal" in v.details and "answer" in v.details
                                          and v.details["answer"] is None)
 
 

@@ -91,7 +91,7 @@ def export(
     include_failed: bool = typer.Option(False, help="include records whose generation failed"),
 ) -> None:
     """Export a run's finished records as a TRL-ready SFT, DPO or RM dataset."""
-    from synthgen.export import default_export_path, export_records
+    from synthgen.export import default_export_path
 
     if format not in ("sft", "dpo", "rm"):
         raise SynthgenError(f"--format must be sft, dpo or rm (got '{format}')")
@@ -102,8 +102,20 @@ def export(
     store = _store(run)
     path = output or default_export_path(store.dir, format, file_format)
     # after `process:` ran, what its steps kept; otherwise every record
-    written = export_records(records_for_export(store.dir), format, path, file_format, include_failed)  # type: ignore[arg-type]
-    out.print(f"wrote {written}")
+    from synthgen.export import StreamingExport
+
+    export = StreamingExport(format, path, file_format, include_failed)  # type: ignore[arg-type]
+    try:
+        for record in records_for_export(store.dir):
+            export.add(record)
+        written = export.finish()
+    finally:
+        export.discard()
+    if not export.rows:
+        out.print(f"nothing to export: {store.dir.name} has no {format} rows (no record has a selected candidate, "
+                  f"pair or ranking); wrote an empty {written}, which `datasets.load_dataset` cannot load")
+        return
+    out.print(f"wrote {written} ({export.rows:,} rows)")
 
 
 def _round_target(path: Path):
