@@ -126,6 +126,13 @@ class RunStore:
         return dropped
 
     def _lines(self) -> Iterator[dict]:
+        for shard, lineno, line in self._raw_lines():
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
+                raise RunStoreError(f"{shard}:{lineno}: corrupt line in the middle of a shard") from None
+
+    def _raw_lines(self) -> Iterator[tuple[Path, int, bytes]]:
         shards = self.shards()
         # lines of failed items that a retry replaced (--retry-failed): the item's last line wins
         replaced = superseded_lines((s, s.stat().st_size) for s in shards)
@@ -137,19 +144,19 @@ class RunStore:
                     if not line.endswith(b"\n"):
                         return  # torn tail of a run still being written; repair() drops it
                     end += len(line)
-                    if end in skip:
-                        continue
-                    try:
-                        yield orjson.loads(line)
-                    except orjson.JSONDecodeError:
-                        raise RunStoreError(f"{shard}:{lineno}: corrupt line in the middle of a shard") from None
+                    if end not in skip:
+                        yield shard, lineno, line
 
     def failed_items(self) -> IdSet:
         """Digests of the items whose current line holds a failed record (what --retry-failed redoes)."""
         failed = IdSet()
-        for entry in self._lines():
-            if any(rec.get("status") == "failed" for rec in entry["records"]):
-                failed.add(entry["item"])
+        for _, _, line in self._raw_lines():
+            # a record's status is stored only when it is "failed" (defaults are left out): only lines
+            # holding that text are parsed (a metadata field of that name is told apart by the parse)
+            if b'"status":"failed"' in line:
+                entry = orjson.loads(line)
+                if any(rec.get("status") == "failed" for rec in entry["records"]):
+                    failed.add(entry["item"])
         return failed
 
     def done_items(self) -> set[str]:

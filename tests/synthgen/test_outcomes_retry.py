@@ -131,6 +131,10 @@ def test_retry_failed_redoes_exactly_the_failed_items_after_the_endpoint_moved(t
     for fmt in ("sft", "dpo", "rm"):
         assert Path(retried.exports[fmt]).read_bytes() == Path(reference.exports[fmt]).read_bytes()
     assert "3 failed ones retried now" in describe_outcome(retried).text
+    for idx in store.records_dir.glob("*.idx"):  # sidecars lost: the replaced lines are found from the shards
+        idx.unlink()
+    assert _sorted_lines(retried.run_dir) == _sorted_lines(reference.run_dir)
+    assert len(store.failed_items()) == 0 and not list(store.records_dir.glob("*.idx"))  # a reader writes none
     nothing = _run(raw, tmp_path / "runs", retry_failed=True)  # nothing failed any more: nothing asked
     assert nothing.retried == 0 and sum(moved.requests.values()) == 3
 
