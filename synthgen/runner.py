@@ -32,8 +32,13 @@ from synthgen.export import StreamingExport, default_export_path
 from synthgen.item_processor import LocalItemProcessor, validate_plugins
 from synthgen.records import Record
 from synthgen.registry import Registry
-from synthgen.run_state import (check_sources, estimate_items, sources_signature, unchanged_finished_run,
-                                write_finished)
+from synthgen.run_state import (
+    check_sources,
+    estimate_items,
+    sources_signature,
+    unchanged_finished_run,
+    write_finished,
+)
 from synthgen.sources import SourceItem, SourceProblem, iter_items
 from synthgen.store import RunStore
 from synthgen.store_index import SeenIds, id_digest

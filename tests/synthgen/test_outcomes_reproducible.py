@@ -22,8 +22,8 @@ RULES = [
     {"last_user": "Now write unit tests", "responses": ["```python\nassert add(2, 3) == 5\n```"]},
     {"last_user": "The checks failed", "responses": ["Fixed:\n```python\ndef add(a, b):\n    return a + b\n```"]},
     {"last_user": "Solve this problem", "responses": ["```python\ndef add(a, b):\n    return a - b\n```",
-                                                      "```python\nimport time\ndef add(a, b):\n"
-                                                      "    time.sleep(0.05)\n    return b + a\n```"]},
+                                                      ("```python\nimport time\ndef add(a, b):\n"
+                                                       "    time.sleep(0.05)\n    return b + a\n```")]},
 ]
 
 

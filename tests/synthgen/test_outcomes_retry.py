@@ -39,7 +39,7 @@ class ChatServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 prompt = body["messages"][-1]["content"]
                 server.requests[prompt] += 1
@@ -180,7 +180,7 @@ def test_a_retry_killed_at_several_points_then_resumed_equals_a_run_that_never_f
             proc.send_signal(signal.SIGKILL)
             kills.append(retried_lines())
         proc.wait()
-    final = subprocess.run(script, cwd=ROOT, env=env, capture_output=True, text=True)
+    final = subprocess.run(script, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert final.returncode == 0, final.stderr
     assert len(kills) >= 3 and any(0 < k < n for k in kills), kills
     assert retried_lines() == n  # each failed item retried once: a killed retry's items are not redone
