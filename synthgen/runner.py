@@ -229,8 +229,8 @@ def _resume_message(done: int, total: int, retrying: int, retry_failed: bool) ->
         return ""
     of = f"{done:,} of {total:,} items done" if total else f"{done:,} items done, the rest of the source follows"
     if retrying:
-        return (f"resuming: {of}; retrying the {retrying:,} failed one(s), the other "
-                f"{done - retrying:,} done items are skipped as the source streams past")
+        rest = f", the other {done - retrying:,} are skipped as the source streams past" if done > retrying else ""
+        return f"resuming: {of}; retrying the {retrying:,} failed one(s){rest}"
     return f"resuming: {of}; the done items are skipped as the source streams past"
 
 
