@@ -118,12 +118,21 @@ def validate_plugin(kind: str, cls: Any, *, origin: str) -> None:
         raise PluginError(f"{kind} plugin {origin} must implement `async def {_METHODS[kind]}(...)`")
 
 
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """A default as `synthgen plugins` shows it: long ones (a whole taxonomy) cut, with their size."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} entries)" if isinstance(value, (dict, list, tuple, set)) else ""
+    return text[: limit - 1] + "…" + size
+
+
 def describe(cls: type) -> list[tuple[str, str, str]]:
     """(field, type, default) rows of a plugin's config, for `synthgen plugins`."""
     rows = []
     for fname, info in cls.Config.model_fields.items():
         ann = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
-        default = "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
+        default = "required" if info.is_required() else _short_repr(info.get_default(call_default_factory=True))
         rows.append((fname, ann, default))
     return rows
 

@@ -102,6 +102,16 @@ def test_cli_plugins_lists_builtins():
     assert "transformers" in res.stdout and "openai" in res.stdout
 
 
+def test_cli_plugins_lists_every_kind_and_cuts_long_defaults():
+    res = cli("plugins")
+    assert res.returncode == 0, res.stderr
+    for kind, name in [("generator", "repo_deps"), ("verifier", "instructions"), ("tool", "python"),
+                       ("processor", "dedup"), ("sandbox", "docker")]:
+        assert f"{kind} plugins" in res.stdout and name in res.stdout
+    steer = cli("plugins", "--kind", "generator").stdout
+    assert "(7 entries)" in steer and "terse senior software" not in steer  # the taxonomy, cut
+
+
 def test_cli_inspect_and_export(tmp_path):
     from synthgen.config import PipelineConfig
     from synthgen.runner import run_pipeline
