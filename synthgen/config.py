@@ -85,7 +85,8 @@ class SelectionConfig(_Strict):
 class ExportRef(_Strict):
     format: Literal["sft", "dpo", "rm"]
     file_format: Literal["jsonl", "parquet", "disk"] = "jsonl"
-    path: str | None = Field(None, description="default: runs/<name>/export/<format>.<ext>")
+    path: str | None = Field(None, description="default: runs/<name>/export/<format>.<ext>; a relative "
+                             "path is taken inside the run directory")
     include_failed_records: bool = False
     provenance: bool = Field(False, description="add provenance columns: generator, model, seed, round, "
                              "record and candidate ids (see synthgen.export)")
@@ -136,7 +137,8 @@ class PipelineConfig(_Strict):
     _config_file: str | None = PrivateAttr(None)  # the YAML file it came from: errors name it
 
     def resolved(self, base_dir: Path) -> PipelineConfig:
-        """Source and export paths made absolute relative to the config file's directory."""
+        """Source paths made absolute relative to the config file's directory (export paths are
+        relative to the run directory: see synthgen.export.export_path)."""
         data = self.model_dump()
         for src in data["sources"]:
             src["path"] = str((base_dir / src["path"]).resolve())

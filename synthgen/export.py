@@ -270,6 +270,15 @@ def default_export_path(run_dir: Path, fmt: str, file_format: str) -> Path:
     return run_dir / "export" / f"{fmt}{_EXT[file_format]}"
 
 
+def export_path(run_dir: Path, exp) -> Path:
+    """Where an ``export:`` entry writes: its ``path`` (a relative one lands in the run directory,
+    never in whatever folder the command ran from), else ``export/<format>.<ext>`` in the run."""
+    if not exp.path:
+        return default_export_path(run_dir, exp.format, exp.file_format)
+    path = Path(exp.path)
+    return path if path.is_absolute() else run_dir / path
+
+
 def empty_dataset(fmt: str, provenance: bool = False):
     """A dataset of no rows with the columns and types a non-empty export has (``datasets`` loads a
     parquet file of it; an export of untyped empty columns would load as nulls)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from synthgen.config import PipelineConfig, SourceRef
 from synthgen.errors import SourceError
-from synthgen.export import default_export_path
+from synthgen.export import export_path
 
 if TYPE_CHECKING:
     from synthgen.runner import RunSummary
@@ -71,7 +71,7 @@ def estimate_items(refs: list[SourceRef]) -> int:
 def _export_paths(store: "RunStore", cfg: PipelineConfig) -> list[dict[str, Any]]:
     out = []
     for exp in cfg.export:
-        path = Path(exp.path) if exp.path else default_export_path(store.dir, exp.format, exp.file_format)
+        path = export_path(store.dir, exp)
         out.append({"config": exp.model_dump(mode="json"), "path": str(path),
                     "size": path.stat().st_size if path.is_file() else (-1 if path.is_dir() else None)})
     return out

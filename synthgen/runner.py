@@ -28,7 +28,7 @@ import yaml
 
 from synthgen.config import PipelineConfig, changed_fields
 from synthgen.context import Timers
-from synthgen.export import StreamingExport, default_export_path
+from synthgen.export import StreamingExport, export_path
 from synthgen.item_processor import LocalItemProcessor, validate_plugins
 from synthgen.records import Record
 from synthgen.registry import Registry
@@ -241,7 +241,7 @@ def finish_run(store: RunStore, cfg: PipelineConfig, resources: dict[str, Any], 
     from synthgen.run_stats import RunStats
 
     summary = RunSummary(run_dir=store.dir, source_problems=problems)
-    paths = {exp.format: Path(exp.path) if exp.path else default_export_path(store.dir, exp.format, exp.file_format)
+    paths = {exp.format: export_path(store.dir, exp)
              for exp in cfg.export}
     exports = [StreamingExport(exp.format, paths[exp.format], exp.file_format, exp.include_failed_records,
                                provenance=exp.provenance) for exp in cfg.export]

@@ -31,13 +31,13 @@ def process_run(run_dir: Path, steps: list[PluginRef], *, llms: dict[str, LLMRef
 
 def export_processed(run_dir: Path, exports: list[ExportRef], rows: dict[str, int] | None = None) -> dict[str, str]:
     """Export what the stage kept: {format: path}; ``rows`` (when given) gets the rows per format."""
-    from synthgen.export import StreamingExport, default_export_path
+    from synthgen.export import StreamingExport, export_path
     from synthgen.processing.stage import processed_records
 
     written: dict[str, str] = {}
     rows = {} if rows is None else rows
     for exp in exports:
-        path = Path(exp.path) if exp.path else default_export_path(run_dir, exp.format, exp.file_format)
+        path = export_path(run_dir, exp)
         export = StreamingExport(exp.format, path, exp.file_format, exp.include_failed_records,
                                  provenance=exp.provenance)
         try:

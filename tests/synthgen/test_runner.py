@@ -59,6 +59,19 @@ def test_run_produces_verified_selected_records(tmp_path):
     assert (summary.run_dir / "report.html").read_text().count("parity_for_tests") >= 1
 
 
+def test_relative_export_paths_land_in_the_run_directory_not_the_working_directory(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    data = make_cfg(tmp_path, n=4)
+    data["export"] = [{"format": "sft", "path": "out/sft.jsonl"}, {"format": "dpo", "path": str(tmp_path / "d.jsonl")}]
+    summary = run_pipeline(PipelineConfig.model_validate(data), runs_dir=tmp_path / "runs",
+                           registry=registry_for_tests(), progress=False)
+    assert Path(summary.exports["sft"]) == summary.run_dir / "out" / "sft.jsonl"
+    assert Path(summary.exports["dpo"]) == tmp_path / "d.jsonl" and (tmp_path / "d.jsonl").exists()
+    assert not any(elsewhere.iterdir())
+
+
 def test_transient_failures_are_retried_and_permanent_ones_recorded(tmp_path):
     cfg = PipelineConfig.model_validate(make_cfg(tmp_path, n=10, flaky_every=3, broken_every=4))
     summary = run_pipeline(cfg, runs_dir=tmp_path / "runs", registry=registry_for_tests(), progress=False)
