@@ -69,7 +69,7 @@ def page(title: str, body: str) -> str:
 # -- a run's page --------------------------------------------------------------------------------
 # The run-level funnel, in pipeline order: generated, kept by the verifiers, kept by selection.
 # Counted in records (one per prompt) so each bar is a share of the first; candidates are in the text.
-FUNNEL = [("records", "items read"), ("records_ok", "generated"), ("records_with_pass", "a candidate verified"),
+FUNNEL = [("records", "prompts (records)"), ("records_ok", "generated"), ("records_with_pass", "a candidate verified"),
           ("sft_rows", "selected (SFT rows)")]
 
 

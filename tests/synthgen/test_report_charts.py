@@ -30,7 +30,7 @@ def _stats() -> RunStats:
 
 def test_data_is_integers_in_pipeline_order():
     data = run_report_data(_stats(), name="x")
-    assert [label for label, _ in data["funnel"]] == ["items read", "generated", "a candidate verified",
+    assert [label for label, _ in data["funnel"]] == ["prompts (records)", "generated", "a candidate verified",
                                                       "selected (SFT rows)"]
     assert [n for _, n in data["funnel"]][:3] == [4, 3, 2]
     # generator stages keep the generator's order and are counts, not 32.0-style floats
