@@ -22,15 +22,15 @@ Known ids: see :data:`verifiers._instruction_checks.SPECS` (``synthgen plugins``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from synthgen.plugins import PluginConfig, Verifier
 from synthgen.records import Candidate, Record, Verdict
 from verifiers._instruction_checks import SPECS, InstructionSpec
 
-__all__ = ["Instruction", "InstructionError", "InstructionsConfig", "InstructionsVerifier", "check_all",
+__all__ = ["Instruction", "InstructionError", "InstructionList", "InstructionsConfig", "InstructionsVerifier", "check_all",
            "describe", "loose_variants", "parse_instructions"]
 
 
@@ -88,6 +88,19 @@ def parse_instructions(raw: Any) -> list[Instruction]:
         inst.parsed_args()  # argument errors surface here, with the id named
         out.append(inst)
     return out
+
+
+def _check_instructions(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    try:
+        parse_instructions(value)
+    except InstructionError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+# A config or item field holding ``[{id, args}]``: checked when it is read, so an unknown id or a
+# wrong argument type is a config error naming it (one definition for every model that has one).
+InstructionList = Annotated[list[dict[str, Any]], AfterValidator(_check_instructions)]
 
 
 def _from_ifeval(metadata: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -151,17 +164,8 @@ class InstructionsConfig(PluginConfig):
         "strict", description="strict: the response as written must comply (the default: training data should "
         "follow instructions literally); loose: IFEval's lenient variants count too")
     field: str = Field("instructions", description="record.metadata key holding the record's instructions")
-    instructions: list[dict[str, Any]] = Field(default_factory=list,
-                                               description="instructions checked on every record, besides its own")
-
-    @field_validator("instructions")
-    @classmethod
-    def _valid(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        try:
-            parse_instructions(value)
-        except InstructionError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+    instructions: InstructionList = Field(default_factory=list,
+                                          description="instructions checked on every record, besides its own")
 
 
 def _last_user(record: Record) -> str:

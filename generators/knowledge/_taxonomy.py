@@ -8,30 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from verifiers.instructions import InstructionError, describe, parse_instructions
+from verifiers.instructions import InstructionList, describe, parse_instructions
 
 
 class TaxonomyOption(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = None
-    instructions: list[dict[str, Any]] = Field(default_factory=list)
+    instructions: InstructionList = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _plain_text(cls, value: Any) -> Any:
         return {"text": value} if isinstance(value, str) else value
-
-    @field_validator("instructions")
-    @classmethod
-    def _valid(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        try:
-            parse_instructions(value)
-        except InstructionError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
     @model_validator(mode="after")
     def _something(self) -> TaxonomyOption:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from generators.knowledge._taxonomy import DEFAULT_TAXONOMY, TaxonomyOption
 from synthgen.context import Context
 from synthgen.llm.base import SamplingParams
 from synthgen.plugins import Generator, PluginConfig
 from synthgen.records import Candidate, Message, Record, content_hash
-from verifiers.instructions import InstructionError, InstructionsConfig, InstructionsVerifier, parse_instructions
+from verifiers.instructions import InstructionList, InstructionsConfig, InstructionsVerifier
 from verifiers.llm_judge import JudgeConfig, LLMJudgeVerifier
 
 
@@ -39,16 +39,7 @@ class SteerabilityItem(BaseModel):
     prompt: str | None = None
     turns: list[str] | None = None
     system_prompt: str | None = None
-    instructions: list[dict[str, Any]] = Field(default_factory=list)
-
-    @field_validator("instructions")
-    @classmethod
-    def _valid(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        try:
-            parse_instructions(value)
-        except InstructionError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+    instructions: InstructionList = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_prompt(self) -> SteerabilityItem:
