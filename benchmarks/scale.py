@@ -42,6 +42,18 @@ def _config(src: str) -> dict:
             "export": [{"format": "sft"}, {"format": "dpo"}], "runner": {"fsync_every_s": 5.0}}
 
 
+def _own_peak_mb() -> float:
+    """This process's own peak RSS since its exec (VmHWM). Not the wait4 ru_maxrss a parent gets:
+    Linux carries the parent's peak into a vfork+exec child's ru_maxrss, so a parent that once held
+    a big buffer would show it as the child's peak (the 412 MB "resume peak" at 1M items was the
+    parent reading a 400 MB shard to watch the killed run's progress)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child_run(src: str, runs: str, out: str) -> None:
     from benchmarks._scale_plugins import NoopGeneratorForBench
     from synthgen.config import PipelineConfig
@@ -53,7 +65,8 @@ def child_run(src: str, runs: str, out: str) -> None:
     start = time.perf_counter()
     summary = run_pipeline(PipelineConfig.model_validate(_config(src)), runs_dir=runs,
                            registry=registry, progress=False)
-    Path(out).write_text(json.dumps({"seconds": time.perf_counter() - start, "records": summary.counts["records"]}))
+    Path(out).write_text(json.dumps({"seconds": time.perf_counter() - start, "records": summary.counts["records"],
+                                     "peak_mb": _own_peak_mb()}))
 
 
 def child_old_export(run_dir: str, out_dir: str, out: str) -> None:
@@ -64,7 +77,7 @@ def child_old_export(run_dir: str, out_dir: str, out: str) -> None:
     records = list(RunStore(run_dir).records())
     for fmt in ("sft", "dpo"):
         export_records_in_memory(records, fmt, Path(out_dir) / f"{fmt}.jsonl")
-    Path(out).write_text(json.dumps({"seconds": time.perf_counter() - start}))
+    Path(out).write_text(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": _own_peak_mb()}))
 
 
 def _spawn(args: list[str]) -> subprocess.Popen:
@@ -87,21 +100,39 @@ def measure(args: list[str], tmp: Path) -> dict:
     wall = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"child {args[0]} failed with status {status}")
-    return {**json.loads(out.read_text()), "process_s": wall, "rss_mb": rss, "cpu_s": cpu}
+    res = json.loads(out.read_text())
+    # the child's own peak (see _own_peak_mb); ru_maxrss kept for reference
+    return {**res, "process_s": wall, "rss_mb": res.get("peak_mb", rss), "ru_maxrss_mb": rss, "cpu_s": cpu}
 
 
-def _lines(run_dir: Path) -> int:
-    shards = (run_dir / "records").glob("shard-*.jsonl")
-    return sum(p.read_bytes().count(b"\n") for p in shards)
+class _LineCounter:
+    """Lines in a run's shards, reading only what was appended since the last call (in blocks):
+    the watching process stays small (see _own_peak_mb) and leaves the CPU to the run."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.seen: dict[Path, tuple[int, int]] = {}  # shard -> (bytes read, lines in them)
+
+    def __call__(self) -> int:
+        for shard in (self.run_dir / "records").glob("shard-*.jsonl"):
+            pos, count = self.seen.get(shard, (0, 0))
+            with shard.open("rb") as fh:
+                fh.seek(pos)
+                while block := fh.read(1 << 20):
+                    count += block.count(b"\n")
+                    pos += len(block)
+            self.seen[shard] = (pos, count)
+        return sum(count for _, count in self.seen.values())
 
 
 def kill_at_half(src: Path, runs: Path, n: int, tmp: Path) -> dict:
     proc = _spawn(["run", str(src), str(runs), str(tmp / "killed.json")])
-    while proc.poll() is None and _lines(runs / "scale") < n // 2:
+    lines = _LineCounter(runs / "scale")
+    while proc.poll() is None and lines() < n // 2:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     _wait(proc)
-    at = _lines(runs / "scale")
+    at = lines()
     res = measure(["run", str(src), str(runs)], tmp)
     return {**res, "killed_at": at}
 
@@ -212,13 +243,13 @@ def main() -> None:
         rows.append(bench(n, not args.no_compare_old))
         print(json.dumps(rows[-1]), flush=True)  # each size as soon as it is measured (1M takes a while)
     print(f"{'items':>9} {'run s':>8} {'ms/rec':>7} {'cpu ms/rec':>10} {'peak MB':>8} {'rerun s':>8} "
-          f"{'rerun streamed s':>16} {'resume@50% s':>12} {'exports==old':>12} {'old export MB':>13}")
+          f"{'rerun streamed s':>16} {'resume@50% s':>12} {'resume MB':>9} {'exports==old':>12} {'old export MB':>13}")
     for r in rows:
         n, f = r["items"], r["fresh"]
         old = r.get("old_export", {})
         print(f"{n:>9} {f['process_s']:>8.1f} {f['process_s'] / n * 1e3:>7.3f} {f['cpu_s'] / n * 1e3:>10.3f} "
               f"{f['rss_mb']:>8.0f} {r['rerun']['seconds']:>8.2f} {r['rerun_streamed']['seconds']:>16.2f} "
-              f"{r['resume']['seconds']:>12.1f} {str(r.get('exports_equal_old', '-')):>12} "
+              f"{r['resume']['seconds']:>12.1f} {r['resume']['rss_mb']:>9.0f} {str(r.get('exports_equal_old', '-')):>12} "
               f"{old.get('rss_mb', float('nan')):>13.0f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -93,8 +93,9 @@ class RunContext:
     generator_version: str = ""
     base_dir: str | None = None  # the pipeline file's folder: relative paths inside items resolve here
 
-    def for_item(self, item_id: str) -> "Context":
-        return Context(run=self, item_id=item_id, seed=derive_seed(self.seed, item_id))
+    def for_item(self, item_id: str, seed: int | None = None) -> "Context":
+        """The context of one item (``seed``: the item's seed when the caller already derived it)."""
+        return Context(run=self, item_id=item_id, seed=derive_seed(self.seed, item_id) if seed is None else seed)
 
 
 @dataclass
@@ -104,10 +105,19 @@ class Context:
     run: RunContext
     item_id: str
     seed: int
-    rng: random.Random = field(init=False)
+    _rng: random.Random | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+    @property
+    def rng(self) -> random.Random:
+        """The item's random generator, seeded with ``seed``; made on first use (seeding one costs
+        more than the rest of a no-op item, and most generators never draw)."""
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng
+
+    @rng.setter
+    def rng(self, value: random.Random) -> None:
+        self._rng = value
 
     @property
     def llm(self) -> Mapping[str, TimedLLM]:

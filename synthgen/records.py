@@ -76,10 +76,14 @@ class Candidate(_Model):
     @property
     def passed(self) -> bool:
         """True when the candidate has verdicts and they pass: every one, or the weighted chain's."""
-        chain = self.verdict("chain")
-        if chain is not None:
-            return chain.passed
-        return bool(self.verdicts) and all(v.passed for v in self.verdicts)
+        # one loop, no calls: selection, tallies and stats ask this of every candidate
+        verdicts = self.verdicts
+        every = True
+        for v in verdicts:
+            if v.verifier == "chain":
+                return v.passed
+            every = every and v.passed
+        return every and bool(verdicts)
 
     def verdict(self, verifier: str) -> Verdict | None:
         for v in self.verdicts:

@@ -43,10 +43,36 @@ def response_text(c: Candidate) -> str:
 
 
 def similarity(a: Candidate, b: Candidate) -> float:
-    ta, tb = set(_TOKEN.findall(response_text(a))), set(_TOKEN.findall(response_text(b)))
+    return _jaccard(_tokens(response_text(a)), _tokens(response_text(b)))
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_TOKEN.findall(text))
+
+
+def _jaccard(ta: set[str], tb: set[str]) -> float:
     if not ta and not tb:
         return 1.0
     return len(ta & tb) / len(ta | tb)
+
+
+class _Memo:
+    """Each candidate's response text, tokens and pass flag, computed once per record: selection
+    asks for them several times per candidate (by object id: the candidates outlive the memo)."""
+
+    def __init__(self, cands: list[Candidate]) -> None:
+        self.text = {id(c): response_text(c) for c in cands}
+        self.passed = {id(c): c.passed for c in cands}
+        self._tokens: dict[int, set[str]] = {}
+
+    def tokens(self, c: Candidate) -> set[str]:
+        got = self._tokens.get(id(c))
+        if got is None:
+            got = self._tokens[id(c)] = _tokens(self.text[id(c)])
+        return got
+
+    def similarity(self, a: Candidate, b: Candidate) -> float:
+        return _jaccard(self.tokens(a), self.tokens(b))
 
 
 def _ranked(cands: list[Candidate], key: str) -> list[Candidate]:
@@ -54,10 +80,10 @@ def _ranked(cands: list[Candidate], key: str) -> list[Candidate]:
     return sorted(cands, key=lambda c: -candidate_score(c, key))
 
 
-def _distinct(cands: list[Candidate]) -> list[Candidate]:
+def _distinct(cands: list[Candidate], memo: _Memo) -> list[Candidate]:
     seen, out = set(), []
     for c in cands:
-        text = response_text(c).strip()
+        text = memo.text[id(c)].strip()
         if text not in seen:
             seen.add(text)
             out.append(c)
@@ -69,18 +95,20 @@ def select(record: Record, cfg: SelectionConfig) -> Record:
     if record.status != "ok" or not record.candidates:
         return record
     key = cfg.score_key
-    usable = [c for c in record.candidates if response_text(c).strip()]
-    passed = _ranked([c for c in usable if c.passed], key)
-    failed = _ranked([c for c in usable if not c.passed], key)
-    record.selected = [c.id for c in _distinct(passed)[: cfg.keep_top_k]]
+    memo = _Memo(record.candidates)
+    usable = [c for c in record.candidates if memo.text[id(c)].strip()]
+    passed = _ranked([c for c in usable if memo.passed[id(c)]], key)
+    failed = _ranked([c for c in usable if not memo.passed[id(c)]], key)
+    record.selected = [c.id for c in _distinct(passed, memo)[: cfg.keep_top_k]]
     if not record.pairs:  # a generator that knows better (faulty vs fixed) sets its own pairs
-        record.pairs = _pairs(passed, failed, cfg)
+        record.pairs = _pairs(passed, failed, cfg, memo)
     if not record.ranking:
-        record.ranking = _ranking(record, passed, failed, cfg)
+        record.ranking = _ranking(record, passed, failed, cfg, memo)
     return record
 
 
-def _pairs(passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfig) -> list[PreferencePair]:
+def _pairs(passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfig,
+           memo: _Memo) -> list[PreferencePair]:
     key = cfg.score_key
     if cfg.pairs == "none" or cfg.max_pairs_per_record == 0:
         return []
@@ -94,26 +122,28 @@ def _pairs(passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfi
     pairs: list[PreferencePair] = []
     for chosen, rejected in options:
         margin = candidate_score(chosen, key) - candidate_score(rejected, key)
-        if chosen.passed == rejected.passed and margin < cfg.min_margin:
+        chosen_passed, rejected_passed = memo.passed[id(chosen)], memo.passed[id(rejected)]
+        if chosen_passed == rejected_passed and margin < cfg.min_margin:
             continue
-        if similarity(chosen, rejected) >= cfg.similarity_threshold:
+        if memo.similarity(chosen, rejected) >= cfg.similarity_threshold:
             continue
-        reason = "passed vs failed" if chosen.passed and not rejected.passed else "score"
+        reason = "passed vs failed" if chosen_passed and not rejected_passed else "score"
         pairs.append(PreferencePair(chosen=chosen.id, rejected=rejected.id, margin=round(margin, 6), reason=reason))
         if len(pairs) >= cfg.max_pairs_per_record:
             break
     return pairs
 
 
-def _ranking(record: Record, passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfig) -> list[str]:
+def _ranking(record: Record, passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfig,
+             memo: _Memo) -> list[str]:
     edited = [c for c in passed if c.metadata.get("edited")]
     rest = [c for c in passed if not c.metadata.get("edited")]
     if not (edited or rest) or not failed:
         return []  # an RM row needs a preferred and a dispreferred response
-    top = _distinct(edited[:1] + rest)
+    top = _distinct(edited[:1] + rest, memo)
     worst = failed[-1]
     ranked = top[: cfg.ranking_size - 1] + [worst]
     for a, b in zip(ranked, ranked[1:]):
-        if similarity(a, b) >= cfg.similarity_threshold:
+        if memo.similarity(a, b) >= cfg.similarity_threshold:
             return []
     return [c.id for c in ranked]

@@ -22,7 +22,7 @@ from synthgen.records import Record
 from synthgen.run_stats import RunStats, ScoreHistogram
 from synthgen.runner import run_pipeline
 from synthgen.store import RunStore
-from synthgen.store_index import IdSet, id_digest, index_path
+from synthgen.store_index import IdSet, entry_bytes, id_digest, index_path, superseded_lines
 from tests.fixtures.plugins_for_tests import registry_for_tests
 from tests.synthgen.test_runner import make_cfg
 
@@ -118,6 +118,26 @@ def test_id_set_is_exact_and_compact():
     assert "item-70000" not in ids and "" not in ids
     found = ids.contains_many([id_digest(f"item-{i}") for i in range(69_990, 70_010)])
     assert found.tolist() == [True] * 10 + [False] * 10
+
+
+def _shard(path: Path, ids: list[str]) -> tuple[Path, int]:
+    lines = [json.dumps({"item": i, "records": []}).encode() + b"\n" for i in ids]
+    path.write_bytes(b"".join(lines))
+    ends = np.cumsum([len(line) for line in lines]).tolist()
+    index_path(path).write_bytes(b"".join(entry_bytes(i, end) for i, end in zip(ids, ends)))
+    return path, path.stat().st_size
+
+
+def test_superseded_lines_only_for_items_with_a_later_line(tmp_path):
+    first = _shard(tmp_path / "shard-00000.jsonl", [f"item-{i}" for i in range(1000)])
+    assert superseded_lines([first]) == {}  # the common case: every item has one line
+    assert superseded_lines([]) == {}
+    retry = _shard(tmp_path / "shard-00001.jsonl", ["item-7", "item-500"])  # two failed items retried
+    ends = np.cumsum([len(json.dumps({"item": f"item-{i}", "records": []})) + 1 for i in range(1000)])
+    assert superseded_lines([first, retry]) == {0: {int(ends[7]), int(ends[500])}}
+    again = _shard(tmp_path / "shard-00002.jsonl", ["item-7"])  # retried twice: both earlier lines go
+    assert superseded_lines([first, retry, again]) == {0: {int(ends[7]), int(ends[500])}, 1: {retry[1] - len(
+        json.dumps({"item": "item-500", "records": []})) - 1}}
 
 
 def test_index_is_rebuilt_when_missing_lagging_or_damaged(tmp_path):
