@@ -1,6 +1,6 @@
 """Runs at scale: the no-op generator over N items through run_pipeline, each step in its own process.
 
-Per size: a fresh run (wall, ms/record, CPU ms/record, peak RSS of the process), a re-run of the
+Per size: a fresh run (wall, ms/record, CPU ms/record, the process's own peak RSS), a re-run of the
 finished run (the unchanged-run check), a re-run that streams the source past the done index (the
 same with finished.json removed), and a run killed with SIGKILL at 50% then resumed. Then the
 exports are compared with the former in-memory exporter (`export_records_in_memory`, run on the

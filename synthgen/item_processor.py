@@ -32,7 +32,7 @@ def _is_transient(exc: BaseException) -> bool:
 
 async def process_item(item: SourceItem, generator: Generator, run_ctx: RunContext,
                         cfg: PipelineConfig) -> list[Record]:
-    fail_id = lambda: content_hash("failed", cfg.generator.name, item.id)  # noqa: E731 - only on failure
+    fail_id = lambda: content_hash("failed", cfg.generator.name, item.id)  # made only on failure
     seed = derive_seed(run_ctx.seed, item.id)  # once: every attempt's context has the same seed
     prov = dict(generator=generator.name, generator_version=generator.version, round=cfg.round,
                 run=cfg.name, parents=[item.id], seed=seed)
@@ -77,12 +77,10 @@ async def _generate_and_verify(item: Any, generator: Generator, ctx, cfg: Pipeli
         raise ValueError(f"generator {generator.name} returned records with empty or duplicate ids")
     for r in records:
         r.source_id = r.source_id or ctx.item_id
-        base = None
         for cand in r.candidates:  # a generator that left a candidate's provenance empty: the record's
-            if cand.provenance is None:
-                if base is None:
-                    base = r.provenance if r.provenance.generator else ctx.provenance()
-                cand.provenance = _with_parent(base, r.id)
+            if cand.provenance is None:  # (or the context's), with the record as its parent
+                cand.provenance = (_with_parent(r.provenance, r.id) if r.provenance.generator
+                                   else ctx.provenance(parents=[r.id]))
         if cfg.verify.run_after_generate and ctx.run.chain is not None:
             for cand in r.candidates:
                 if not cand.verdicts:
