@@ -86,7 +86,7 @@ class ExportRef(_Strict):
     format: Literal["sft", "dpo", "rm"]
     file_format: Literal["jsonl", "parquet", "disk"] = "jsonl"
     path: str | None = Field(None, description="default: runs/<name>/export/<format>.<ext>; a relative "
-                             "path is taken inside the run directory")
+                             "path is relative to the pipeline file")
     include_failed_records: bool = False
     provenance: bool = Field(False, description="add provenance columns: generator, model, seed, round, "
                              "record and candidate ids (see synthgen.export)")
@@ -137,11 +137,14 @@ class PipelineConfig(_Strict):
     _config_file: str | None = PrivateAttr(None)  # the YAML file it came from: errors name it
 
     def resolved(self, base_dir: Path) -> PipelineConfig:
-        """Source paths made absolute relative to the config file's directory (export paths are
-        relative to the run directory: see synthgen.export.export_path)."""
+        """Source and export paths made absolute relative to the config file's directory, so a
+        pipeline file means the same files from whatever folder it is run."""
         data = self.model_dump()
         for src in data["sources"]:
             src["path"] = str((base_dir / src["path"]).resolve())
+        for exp in data["export"]:
+            if exp.get("path"):
+                exp["path"] = str((base_dir / exp["path"]).resolve())
         cfg = PipelineConfig.model_validate(data)
         cfg._base_dir = str(base_dir.resolve())
         return cfg

@@ -273,12 +273,11 @@ def default_export_path(run_dir: Path, fmt: str, file_format: str) -> Path:
 
 
 def export_path(run_dir: Path, exp) -> Path:
-    """Where an ``export:`` entry writes: its ``path`` (a relative one lands in the run directory,
-    never in whatever folder the command ran from), else ``export/<format>.<ext>`` in the run."""
+    """Where an ``export:`` entry writes: its ``path`` (in a pipeline file, relative to that file's
+    folder, like sources: see ``PipelineConfig.resolved``), else ``export/<format>.<ext>`` in the run."""
     if not exp.path:
         return default_export_path(run_dir, exp.format, exp.file_format)
-    path = Path(exp.path)
-    return path if path.is_absolute() else run_dir / path
+    return Path(exp.path)
 
 
 def empty_dataset(fmt: str, provenance: bool = False):

@@ -113,7 +113,10 @@ def test_a_killed_round_resumes_skipping_finished_stages_with_the_same_result(fi
         _weights(reference_dir / "round_1" / "train_sft" / "checkpoint")
 
 
-def test_scripted_policy_drives_selection_cumulative_sft_dpo_rm_and_handover(tmp_path):
+def test_scripted_policy_drives_selection_cumulative_sft_dpo_rm_and_handover(tmp_path, monkeypatch):
+    # run as `synthgen round` does by default: from the current folder into a relative runs/ (a
+    # relative export path once made the kept samples miss the SFT data with nothing failing)
+    monkeypatch.chdir(tmp_path)
     registry = Registry()
     registry.register("llm", ScriptedPolicyForTests)
     ScriptedPolicyForTests.models_seen.clear()
@@ -126,8 +129,8 @@ def test_scripted_policy_drives_selection_cumulative_sft_dpo_rm_and_handover(tmp
                       "rm": {"learning_rate": 1e-4, "max_steps": 2, "per_device_train_batch_size": 4,
                              "max_length": 64}}}
     cfg = load_round_config(_write(tmp_path, data))
-    metrics = RoundLoop(cfg, runs_dir=tmp_path / "runs", registry=registry, progress=False).run()
-    run_dir = tmp_path / "runs" / "scripted"
+    metrics = RoundLoop(cfg, runs_dir=Path("runs"), registry=registry, progress=False).run()
+    run_dir = Path("runs") / "scripted"
     _, r1, r2 = metrics
     for r in (r1, r2):
         assert r["generate"]["verified_yield"] == 0.25 and r["generate"]["prompts_solved"] == 12

@@ -59,16 +59,21 @@ def test_run_produces_verified_selected_records(tmp_path):
     assert (summary.run_dir / "report.html").read_text().count("parity_for_tests") >= 1
 
 
-def test_relative_export_paths_land_in_the_run_directory_not_the_working_directory(tmp_path, monkeypatch):
+def test_relative_export_paths_resolve_against_the_pipeline_file_not_the_working_directory(tmp_path, monkeypatch):
+    from synthgen.config import load_pipeline_config
+
+    data = make_cfg(tmp_path, n=4)
+    data["export"] = [{"format": "sft", "path": "out/sft.jsonl"}, {"format": "dpo"}]
+    pipe_dir = tmp_path / "pipe"
+    pipe_dir.mkdir()
+    (pipe_dir / "p.yaml").write_text(yaml.safe_dump(data))
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    data = make_cfg(tmp_path, n=4)
-    data["export"] = [{"format": "sft", "path": "out/sft.jsonl"}, {"format": "dpo", "path": str(tmp_path / "d.jsonl")}]
-    summary = run_pipeline(PipelineConfig.model_validate(data), runs_dir=tmp_path / "runs",
+    summary = run_pipeline(load_pipeline_config(pipe_dir / "p.yaml"), runs_dir=tmp_path / "runs",
                            registry=registry_for_tests(), progress=False)
-    assert Path(summary.exports["sft"]) == summary.run_dir / "out" / "sft.jsonl"
-    assert Path(summary.exports["dpo"]) == tmp_path / "d.jsonl" and (tmp_path / "d.jsonl").exists()
+    assert Path(summary.exports["sft"]) == pipe_dir / "out" / "sft.jsonl" and (pipe_dir / "out" / "sft.jsonl").exists()
+    assert Path(summary.exports["dpo"]) == summary.run_dir / "export" / "dpo.jsonl"
     assert not any(elsewhere.iterdir())
 
 
