@@ -28,7 +28,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandboxes.docker_pool import LimitsConfig, SandboxUnavailable
+from sandboxes.docker_config import LimitsConfig, SandboxUnavailable
 from sandboxes.image_build import IMAGE_FILES
 from sandboxes.jobs import BadRequest, bad_request, build_job, read_frame, read_result, sandbox_error
 from sandboxes.recipes import RECIPES, Recipe, get_recipe
