@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sandboxes.bwrap import BubblewrapSandbox, BwrapConfig
 from sandboxes.docker_pool import DockerConfig, DockerSandbox
 from sandboxes.image_build import DEFAULT_IMAGE
+from sandboxes.recipes import get_recipe
 from sandboxes.types import ExecRequest, Limits
 from tests.sandboxes.programs import CASES
 
@@ -168,6 +169,7 @@ async def main() -> None:
     parser.add_argument("--docker-run-n", type=int, default=None, help="runs for `docker run --rm` (slow)")
     parser.add_argument("--skip-cli", action="store_true", help="skip `docker run` / `docker exec` rows")
     parser.add_argument("--compiled-n", type=int, default=6, help="programs per language, compiled table")
+    parser.add_argument("--only-compiled", action="store_true", help="the compiled-languages table alone")
     args = parser.parse_args()
     n, w = args.n, args.workers
     py = real_python()
@@ -180,6 +182,9 @@ async def main() -> None:
         PARENT = f"/synthgen-bench-{os.getpid()}"
         note += "; pool containers in it too"
     METER = CpuMeter()
+    if args.only_compiled:
+        await compiled_table(args.compiled_n)
+        return
 
     async def bare() -> bytes:
         proc = await asyncio.create_subprocess_exec(py, "-c", PROGRAM, stdout=subprocess.PIPE)
@@ -288,10 +293,9 @@ COMPILED = ("c", "cpp", "java", "typescript", "rust")
 IMAGE_DIR = Path(__file__).resolve().parents[1] / "sandboxes" / "image"
 
 
-async def bare_program(language: str, files: dict[str, str]) -> float | None:
-    """Seconds to compile and run ``files`` with the host's own toolchain, as the recipe would."""
-    from sandboxes.recipes import get_recipe
-
+async def bare_program(language: str, files: dict[str, str], compile_cmd: str | None = None) -> float | None:
+    """Seconds to compile and run ``files`` with the host's own toolchain, as the recipe would (or
+    with ``compile_cmd``)."""
     recipe = get_recipe(language)
     if not all(shutil.which(b) for b in recipe.binaries):
         return None
@@ -303,7 +307,7 @@ async def bare_program(language: str, files: dict[str, str]) -> float | None:
         env = {**os.environ, **recipe.env}
         main = recipe.source_file
         t0 = time.perf_counter()
-        for cmd in (recipe.compile_cmd, recipe.run_cmd):
+        for cmd in (compile_cmd or recipe.compile_cmd, recipe.run_cmd):
             if not cmd:
                 continue
             cmd = recipe.render(cmd, main).replace("/opt/synthgen", str(IMAGE_DIR))
@@ -317,6 +321,10 @@ async def bare_program(language: str, files: dict[str, str]) -> float | None:
 
 
 STDCPP = {"main.cpp": "#include <bits/stdc++.h>\nusing namespace std;\nint main(){ cout << \"hello\" << endl; }\n"}
+# HumanEval-X's layout: a light C header first, so no precompiled header applies (gcc uses one only
+# for the first #include).
+STDIO_FIRST = {"main.cpp": "#include<stdio.h>\n#include<vector>\n#include<math.h>\nusing namespace std;\n"
+               "int main(){ vector<int> v{1}; printf(\"hello\\n\"); return v[0] - 1; }\n"}
 
 
 async def _per_program(pool, request: ExecRequest, n: int) -> float:
@@ -331,33 +339,43 @@ async def _per_program(pool, request: ExecRequest, n: int) -> float:
 
 
 async def compiled_table(n: int) -> None:
-    """Per compiled language: hello world compiled and run through the pool with warm compilers,
-    through the pool with cold ones (one compiler process per job), and bare on the host."""
+    """Per compiled language: hello world compiled and run through the pool warm (compiler services,
+    the image's precompiled C++ headers), through the pool cold (one compiler process per job, C++
+    reading the real headers), and bare on the host with the recipe's commands."""
     hello = {c.language: c.files for c in CASES if c.name == "hello"}
-    programs = [(lang, lang, hello[lang]) for lang in COMPILED]
-    programs.insert(2, ("cpp", "cpp <bits/stdc++.h>", STDCPP))
-    times: dict[str, list[float | None]] = {}
-    for warm_compilers in (True, False):
-        pool = DockerSandbox(DockerConfig(pool_size=1, warm_compilers=warm_compilers, cgroup_parent=PARENT))
+    programs = [(lang, lang, hello[lang], None) for lang in COMPILED]
+    cpp = get_recipe("cpp").compile_cmd
+    assert cpp is not None
+    programs[1] = ("cpp", "cpp <iostream>", hello["cpp"], None)
+    programs.insert(2, ("cpp", "cpp <iostream>, gold", hello["cpp"], cpp.replace("g++", "g++ -fuse-ld=gold", 1)))
+    programs.insert(3, ("cpp", "cpp <bits/stdc++.h>", STDCPP, None))
+    programs.insert(4, ("cpp", "cpp <stdio.h> first", STDIO_FIRST, None))
+    times: dict[str, list[float]] = {}
+    for warm in (True, False):
+        pool = DockerSandbox(DockerConfig(pool_size=1, warm_compilers=warm, cgroup_parent=PARENT))
         async with pool:
-            for language, label, files in programs:
-                request = ExecRequest(language=language, files=files, limits=Limits(wall_time_s=30))
+            for language, label, files, cmd in programs:
+                if language == "cpp" and not warm:  # cold C++: the real headers, no precompiled one
+                    cmd = "CPLUS_INCLUDE_PATH= " + (cmd or cpp)
+                request = ExecRequest(language=language, files=files, compile_cmd=cmd, limits=Limits(wall_time_s=30))
                 times.setdefault(label, []).append(await _per_program(pool, request, n))
     rows = []
-    for language, label, files in programs:
+    for language, label, files, cmd in programs:
         warm_s, cold_s = times[label]
-        bare = [await bare_program(language, files) for _ in range(min(n, 3))]
+        bare = [await bare_program(language, files, cmd) for _ in range(min(n, 3))]
         bare_s = statistics.median(bare) if None not in bare else None
         bare_cells = f"{1 / bare_s:9.2f} | {bare_s / warm_s:8.2f}x" if bare_s else f"{'n/a':>9} | {'':>9}"
         rows.append(
-            f"| {label:<19} | {1 / warm_s:9.2f} | {1 / cold_s:9.2f} | {cold_s / warm_s:8.2f}x | {bare_cells} |"
+            f"| {label:<20} | {1 / warm_s:9.2f} | {1 / cold_s:9.2f} | {cold_s / warm_s:8.2f}x | {bare_cells} |"
         )
     print(f"\ncompiled languages: hello world compiled and run, {n} in a row, one client (programs/s)")
-    print("| language            | pool warm | pool cold | warm/cold | bare host | warm/bare |")
-    print("|---------------------|-----------|-----------|-----------|-----------|-----------|")
+    print("| language             | pool warm | pool cold | warm/cold | bare host | warm/bare |")
+    print("|----------------------|-----------|-----------|-----------|-----------|-----------|")
     print("\n".join(rows))
-    print("warm: compiler services and the C++ precompiled header; cold: warm_compilers=false; bare: the")
-    print("host's own toolchain running the same commands (n/a: not installed on this host)")
+    print("warm: compiler services and the precompiled C++ headers; cold: warm_compilers=false and C++")
+    print("reading the real headers; bare: the host's own toolchain running the same commands (no")
+    print("precompiled headers; n/a: not installed on this host). gold: -fuse-ld=gold, an opt-in flag")
+    print("(compile_flags), not the default: its binaries are laid out differently from ld.bfd's.")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Warm compilers in the Docker image: a long-lived javac and tsc per container and a precompiled
-<bits/stdc++.h>. Same verdicts and messages as the cold compilers, each job compiled in its own dir,
-and nothing a job does to a service reaches a later job's result."""
+"""Warm compilers in the Docker image: a long-lived javac and tsc per container and precompiled C++
+headers. Same verdicts and messages as the cold compilers, each job compiled in its own dir, and
+nothing a job does to a service reaches a later job's result; a precompiled header is used only
+where gcc would read exactly that header, and the object code is byte-identical without it."""
 
 from __future__ import annotations
 
@@ -121,6 +122,96 @@ def test_precompiled_stdcpp_header_compiles_and_runs() -> None:
         ],
     )
     assert all(r.ok and r.stdout_text == "1\n" for r in results), results
+
+
+NO_PCH = "CPLUS_INCLUDE_PATH= "  # a compile command with this prefix reads the real headers
+
+
+def _pch_headers() -> list[str]:
+    """The precompiled headers the image ships (as the #include names that find them)."""
+    listing = _run_all(DockerConfig(pool_size=1), [ExecRequest(
+        language="bash", files={"main.sh": "cd /opt/synthgen/pch && find . -name '*.gch' | sort"})])[0]
+    assert listing.ok, listing
+    return [line[2:-4] for line in listing.stdout_text.split()]
+
+
+def test_each_precompiled_header_is_used_for_a_program_that_includes_it_first() -> None:
+    headers = _pch_headers()
+    assert {"bits/stdc++.h", "iostream", "vector", "string"} <= set(headers), headers
+    requests = [
+        ExecRequest(language="cpp", files={"main.cpp": f"#include <{h}>\nint main(){{ return 0; }}\n"},
+                    compile_cmd="g++ -O2 -std=c++17 -H -Winvalid-pch -o main *.cpp", limits=LIMITS)
+        for h in headers
+    ]
+    for header, result in zip(headers, _run_all(DockerConfig(pool_size=1), requests)):
+        assert result.ok, (header, result)
+        # gcc -H marks a precompiled header it used with "!"; an unusable one gets a -Winvalid-pch warning
+        assert f"! /opt/synthgen/pch/{header}.gch" in result.compile_output, (header, result.compile_output)
+
+
+# What the precompiled headers must not change: a name the first header does not declare, a macro
+# defined before the include (_GLIBCXX_DEBUG switches on checked containers), a light C header first
+# (HumanEval-X's layout), different flags, and warnings as errors.
+PROGRAMS = {
+    "hello": "#include <iostream>\nusing namespace std;\nint main(){ cout << \"hello\" << endl; }\n",
+    "undeclared": "#include <iostream>\nint main(){ std::vector<int> v; std::cout << v.size(); }\n",
+    "debug_mode": "#define _GLIBCXX_DEBUG 1\n#include <vector>\n#include <cstdio>\n"
+                  "int main(){ std::vector<int> v(3); int i = 5; std::printf(\"%d\\n\", v[i]); }\n",
+    "stdio_first": "#include<stdio.h>\n#include<vector>\n#include<math.h>\nusing namespace std;\n"
+                   "int main(){ vector<int> v{1}; printf(\"%d\\n\", (int)sqrt(16.0) + v[0]); }\n",
+    "algorithm": "#include <algorithm>\n#include <vector>\n#include <iostream>\nint main(){ std::vector<int> v{3,1,2};"
+                 " std::sort(v.begin(), v.end()); std::cout << v[0] << v[2] << std::endl; }\n",
+    "map_string": "#include <map>\n#include <string>\n#include <iostream>\nint main(){ std::map<std::string,int> m;"
+                  " m[\"a\"] = 2; std::cout << m.at(\"a\") << std::endl; }\n",
+}
+
+
+def test_precompiled_headers_change_no_verdict_and_no_byte_of_object_code() -> None:
+    script = "set -u\n"
+    for name, src in PROGRAMS.items():
+        script += (
+            f"cat > {name}.cpp <<'EOF'\n{src}EOF\n"
+            f"for mode in pch none; do\n"
+            f"  if [ $mode = pch ]; then export CPLUS_INCLUDE_PATH=/opt/synthgen/pch; else unset CPLUS_INCLUDE_PATH; fi\n"
+            f"  g++ -O2 -std=c++17 -c -o {name}.$mode.o {name}.cpp 2>/dev/null; echo \"{name} $mode rc=$?\"\n"
+            f"  g++ -O0 -Wall -Wextra -Werror -std=c++17 -c -o {name}.$mode.O0.o {name}.cpp 2>/dev/null;"
+            f" echo \"{name} $mode -O0 -Werror rc=$?\"\n"
+            f"done\n"
+            f"for o in O0.o o; do [ -e {name}.pch.$o ] && {{ cmp -s {name}.pch.$o {name}.none.$o && echo \"{name} $o same\""
+            f" || echo \"{name} $o DIFFERENT\"; }}; done\n"
+        )
+    result = _run_all(DockerConfig(pool_size=1), [ExecRequest(language="bash", files={"main.sh": script},
+                                                              limits=Limits(wall_time_s=120))])[0]
+    assert result.ok, result
+    lines = result.stdout_text.splitlines()
+    assert not [line for line in lines if "DIFFERENT" in line], lines
+    rc = dict(line.rsplit(" rc=", 1) for line in lines if " rc=" in line)
+    for name in PROGRAMS:
+        assert rc[f"{name} pch"] == rc[f"{name} none"], (name, lines)
+        assert rc[f"{name} pch -O0 -Werror"] == rc[f"{name} none -O0 -Werror"], (name, lines)
+    assert rc["undeclared pch"] == "1" and rc["hello pch"] == "0", lines  # it did compile and fail
+    assert "hello o same" in lines and "debug_mode o same" in lines, lines
+
+
+def test_cpp_verdicts_through_the_recipe_match_the_real_headers() -> None:
+    """The recipe's own command (precompiled headers on) against the same command reading the real
+    headers: same status and output for each program, and the debug-mode check still fires."""
+    requests = []
+    for src in PROGRAMS.values():
+        for prefix in ("", NO_PCH):
+            cmd = None if not prefix else prefix + "g++ -O2 -std=c++17 -o main *.cpp"
+            requests.append(ExecRequest(language="cpp", files={"main.cpp": src}, compile_cmd=cmd, limits=LIMITS))
+    results = _run_all(DockerConfig(pool_size=1), requests)
+    by_name = {}
+    for i, name in enumerate(PROGRAMS):
+        with_pch, without = results[2 * i], results[2 * i + 1]
+        assert (with_pch.status, with_pch.stdout_text) == (without.status, without.stdout_text), (name, results)
+        by_name[name] = with_pch
+    assert by_name["hello"].ok and by_name["hello"].stdout_text == "hello\n"
+    assert by_name["undeclared"].status == ExecStatus.COMPILE_ERROR
+    assert "vector" in by_name["undeclared"].compile_output
+    assert by_name["debug_mode"].status == ExecStatus.RUNTIME_ERROR  # _GLIBCXX_DEBUG's bounds check
+    assert by_name["stdio_first"].stdout_text == "5\n" and by_name["algorithm"].stdout_text == "13\n"
 
 
 def test_a_jobs_memory_limit_holds_beside_running_services() -> None:
