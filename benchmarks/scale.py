@@ -70,7 +70,7 @@ def child_run(src: str, runs: str, out: str) -> None:
 
 
 def child_old_export(run_dir: str, out_dir: str, out: str) -> None:
-    from synthgen.export import export_records_in_memory
+    from synthgen.export_reference import export_records_in_memory
     from synthgen.store import RunStore
 
     start = time.perf_counter()

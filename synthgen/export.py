@@ -57,58 +57,73 @@ def _clean(messages: list[Message]) -> list[Message]:
     return out
 
 
-def _with_tools(row: dict, record: Record) -> dict:
+def _with_tools(row: dict, record: dict) -> dict:
     """Tool-use records offer tools: their OpenAI schemas go in a ``tools`` column as one JSON string
     (TRL's SFT trainer parses it and passes it to the chat template; a string keeps Arrow's schema
     the same whatever the functions' parameters are)."""
-    tools = record.metadata.get("tools")
+    tools = (record.get("metadata") or {}).get("tools")
     if tools:
         row["tools"] = json.dumps(tools, sort_keys=True)
     return row
 
 
-def _provenance(row: dict, record: Record, first: str | None, **ids: Any) -> dict:
+def _candidate(record: dict, candidate_id: str) -> dict:
+    for c in record.get("candidates") or ():
+        if c.get("id", "") == candidate_id:
+            return c
+    raise KeyError(f"record {record['id']} has no candidate {candidate_id}")
+
+
+def _provenance(row: dict, record: dict, first: str | None, **ids: Any) -> dict:
     """Provenance columns: of the (first) candidate when it has its own, else of the record."""
-    cand = record.candidate(first).provenance if first else None
-    prov = cand if cand is not None and cand.generator else record.provenance
-    models = prov.models or record.provenance.models
-    row.update(generator=prov.generator or record.provenance.generator,
+    rec = record.get("provenance") or {}
+    cand = _candidate(record, first).get("provenance") if first else None
+    prov = cand if cand is not None and cand.get("generator") else rec
+    models = prov.get("models") or rec.get("models") or {}
+    seed = prov.get("seed")
+    row.update(generator=prov.get("generator") or rec.get("generator", ""),
                model=models.get("policy") or next(iter(models.values()), ""),
-               seed=prov.seed if prov.seed is not None else record.provenance.seed,
-               round=prov.round, run=prov.run or record.provenance.run, record_id=record.id, **ids)
+               seed=seed if seed is not None else rec.get("seed"),
+               round=prov.get("round", 0), run=prov.get("run") or rec.get("run", ""), record_id=record["id"], **ids)
     return row
 
 
-def sft_rows(records: Iterable[Record], provenance: bool = False) -> list[dict]:
+# The row builders read records in their stored form: the dict ``Record.to_json`` writes, defaults
+# left out (the end of a run exports the stored lines without building a model per record; a
+# Record is turned into that form first, see StreamingExport.add). The former exporter, on Record
+# objects, is kept as the reference the tests and benchmarks compare with (synthgen.export_reference).
+def sft_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
     rows = []
     for r in records:
-        for cid in r.selected:
-            row = _with_tools({"id": f"{r.id}:{cid}", "messages": _clean(r.messages + r.candidate(cid).messages)}, r)
+        for cid in r.get("selected") or ():
+            messages = (r.get("messages") or []) + (_candidate(r, cid).get("messages") or [])
+            row = _with_tools({"id": f"{r['id']}:{cid}", "messages": _clean(messages)}, r)
             rows.append(_provenance(row, r, cid, candidate_id=cid) if provenance else row)
     return rows
 
 
-def dpo_rows(records: Iterable[Record], provenance: bool = False) -> list[dict]:
+def dpo_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
     rows = []
     for r in records:
-        for p in r.pairs:
-            row = _with_tools({"id": f"{r.id}:{p.chosen}:{p.rejected}", "prompt": _clean(r.messages),
-                               "chosen": _clean(r.candidate(p.chosen).messages),
-                               "rejected": _clean(r.candidate(p.rejected).messages)}, r)
-            rows.append(_provenance(row, r, p.chosen, chosen_id=p.chosen, rejected_id=p.rejected)
-                        if provenance else row)
+        for p in r.get("pairs") or ():
+            chosen, rejected = p["chosen"], p["rejected"]
+            row = _with_tools({"id": f"{r['id']}:{chosen}:{rejected}", "prompt": _clean(r.get("messages") or []),
+                               "chosen": _clean(_candidate(r, chosen).get("messages") or []),
+                               "rejected": _clean(_candidate(r, rejected).get("messages") or [])}, r)
+            rows.append(_provenance(row, r, chosen, chosen_id=chosen, rejected_id=rejected) if provenance else row)
     return rows
 
 
-def rm_rows(records: Iterable[Record], provenance: bool = False) -> list[dict]:
+def rm_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
     rows = []
     for r in records:
-        if len(r.ranking) < 2:
+        ranking = r.get("ranking") or []
+        if len(ranking) < 2:
             continue
-        responses = [_clean(r.candidate(cid).messages) for cid in r.ranking]
-        row = _with_tools({"id": r.id, "prompt": _clean(r.messages), "responses": responses,
+        responses = [_clean(_candidate(r, cid).get("messages") or []) for cid in ranking]
+        row = _with_tools({"id": r["id"], "prompt": _clean(r.get("messages") or []), "responses": responses,
                            "chosen": responses[0], "rejected": responses[-1]}, r)
-        rows.append(_provenance(row, r, r.ranking[0], candidate_ids=list(r.ranking)) if provenance else row)
+        rows.append(_provenance(row, r, ranking[0], candidate_ids=list(ranking)) if provenance else row)
     return rows
 
 
@@ -122,9 +137,9 @@ def _check_formats(fmt: str, file_format: str) -> None:
         raise SynthgenError(f"unknown file format '{file_format}'; use jsonl, parquet or disk")
 
 
-def _exported(r: Record, include_failed_records: bool) -> bool:
+def _exported(r: dict, include_failed_records: bool) -> bool:
     # a record the processing stage dropped carries metadata['dropped'] (synthgen.processing): never exported
-    return (include_failed_records or r.status == "ok") and "dropped" not in r.metadata
+    return (include_failed_records or r.get("status", "ok") == "ok") and "dropped" not in (r.get("metadata") or {})
 
 
 def export_records(records: Iterable[Record], fmt: Format, path: str | Path,
@@ -160,7 +175,10 @@ class StreamingExport:
         self._tmp: Path | None = None
         self.rows = 0
 
-    def add(self, record: Record) -> None:
+    def add(self, record: dict | Record) -> None:
+        """A record in its stored form (a dict as ``Record.to_json`` writes it) or a Record."""
+        if isinstance(record, Record):
+            record = record.stored()
         if not _exported(record, self.include_failed_records):
             return
         # jsonl lines are final bytes (sorted keys); Arrow rows keep their key order, which
@@ -236,36 +254,6 @@ def _write_dataset(rows: list[dict], fmt: str, out: Path, file_format: str, prov
         ds.to_parquet(str(out))
     else:
         ds.save_to_disk(str(out))
-
-
-def export_records_in_memory(records: Iterable[Record], fmt: Format, path: str | Path,
-                             file_format: FileFormat = "jsonl", include_failed_records: bool = False) -> Path:
-    """The former exporter: every record and row in one sorted list (the reference in tests)."""
-    if fmt not in _ROWS:
-        raise SynthgenError(f"unknown export format '{fmt}'; use sft, dpo or rm")
-    # a record the processing stage dropped carries metadata['dropped'] (synthgen.processing): never exported
-    recs = sorted((r for r in records if (include_failed_records or r.status == "ok") and "dropped" not in r.metadata),
-                  key=lambda r: r.id)
-    rows = sorted(_ROWS[fmt](recs), key=lambda row: row["id"])
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if file_format == "jsonl":
-        tmp = out.with_name(out.name + ".tmp")
-        with tmp.open("wb") as fh:
-            for row in rows:
-                fh.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
-        tmp.replace(out)
-        return out
-    from datasets import Dataset
-
-    ds = Dataset.from_list(rows) if rows else empty_dataset(fmt)
-    if file_format == "parquet":
-        ds.to_parquet(str(out))
-    elif file_format == "disk":
-        ds.save_to_disk(str(out))
-    else:
-        raise SynthgenError(f"unknown file format '{file_format}'; use jsonl, parquet or disk")
-    return out
 
 
 def default_export_path(run_dir: Path, fmt: str, file_format: str) -> Path:

@@ -85,6 +85,18 @@ class Candidate(_Model):
             every = every and v.passed
         return every and bool(verdicts)
 
+    @staticmethod
+    def stored_passed(stored: dict) -> bool:
+        """:attr:`passed` of a candidate in its stored form (``Record.to_json``'s dict, defaults left
+        out): summaries and exports read the stored lines without building models."""
+        verdicts = stored.get("verdicts") or ()
+        every = True
+        for v in verdicts:
+            if v["verifier"] == "chain":
+                return v["passed"]
+            every = every and v["passed"]
+        return every and bool(verdicts)
+
     def verdict(self, verifier: str) -> Verdict | None:
         for v in self.verdicts:
             if v.verifier == verifier:
@@ -135,6 +147,10 @@ class Record(_Model):
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json", exclude_defaults=True), option=orjson.OPT_SORT_KEYS)
+
+    def stored(self) -> dict:
+        """The record as its stored line holds it (what summaries and exports read)."""
+        return orjson.loads(self.to_json())
 
     @classmethod
     def from_json(cls, data: bytes | str | dict) -> "Record":

@@ -19,7 +19,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Iterable
 
-from synthgen.records import Candidate, Record, Verdict
+from synthgen.records import Candidate, Record
 from synthgen.verify_chain import VERIFIER_ERROR
 
 _EXACT_VALUES = 4096
@@ -40,17 +40,18 @@ def failure_reason(error: str) -> str:
     return error.split(":")[0][:120]
 
 
-def nothing_parsed(v: Verdict) -> bool:
-    """The verifier found nothing to check in the sample (no code block, no final answer)."""
-    error = v.details.get("error")
+def nothing_parsed(v: dict) -> bool:
+    """The verifier found nothing to check in the sample (no code block, no final answer); ``v`` is a
+    verdict in its stored form."""
+    details = v.get("details") or {}
+    error = details.get("error")
     # the math verifier's details: the extracted answer is None when the response states none
-    return error in _NOTHING_PARSED or ("equal" in v.details and "answer" in v.details
-                                         and v.details["answer"] is None)
+    return error in _NOTHING_PARSED or ("equal" in details and "answer" in details and details["answer"] is None)
 
 
-def _truncated(c: Candidate) -> bool:
-    return c.metadata.get("finish_reason") == "length" or any(v.details.get("error") == "truncated"
-                                                               for v in c.verdicts)
+def _truncated(c: dict) -> bool:
+    return (c.get("metadata") or {}).get("finish_reason") == "length" or any(
+        (v.get("details") or {}).get("error") == "truncated" for v in c.get("verdicts") or ())
 
 
 class ScoreHistogram:
@@ -99,62 +100,72 @@ class RunStats:
         self.first_verifier_error: dict[str, str] = {}  # verifier, message, record
         self.items = 0  # source items (lines of the store): counted by whoever reads entries
 
-    def add_entry(self, records: Iterable[Record]) -> None:
+    def add_entry(self, records: Iterable[dict | Record]) -> None:
         """One stored item and its records."""
         self.items += 1
         for r in records:
             self.add(r)
 
     @classmethod
-    def of(cls, records: Iterable[Record]) -> "RunStats":
+    def of(cls, records: Iterable[dict | Record]) -> "RunStats":
         stats = cls()
         for r in records:
             stats.add(r)
         return stats
 
-    def add(self, r: Record) -> None:
+    def add(self, r: dict | Record) -> None:
+        """One record, in its stored form (a dict as ``Record.to_json`` writes it, defaults left out:
+        the end of a run tallies the stored lines without building a model per record) or a Record."""
+        if isinstance(r, Record):
+            r = r.stored()
         counts = self.counts
-        passed = [c.passed for c in r.candidates]
+        cands = r.get("candidates") or ()
+        passed = [Candidate.stored_passed(c) for c in cands]
+        failed = r.get("status") == "failed"
+        meta = r.get("metadata") or {}
+        ranking = r.get("ranking") or ()
         counts["records"] += 1
-        counts["failed_records"] += r.status == "failed"
-        counts["candidates"] += len(r.candidates)
+        counts["failed_records"] += failed
+        counts["candidates"] += len(cands)
         counts["passed_candidates"] += sum(passed)
         counts["records_with_pass"] += any(passed)
-        counts["sft_rows"] += len(r.selected)
-        counts["dpo_pairs"] += len(r.pairs)
-        counts["rm_rows"] += len(r.ranking) >= 2
-        for key, value in (r.metadata.get("stages") or {}).items():
+        counts["sft_rows"] += len(r.get("selected") or ())
+        counts["dpo_pairs"] += len(r.get("pairs") or ())
+        counts["rm_rows"] += len(ranking) >= 2
+        for key, value in (meta.get("stages") or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.stages[key] += value
-        lang = str(r.metadata.get("language", r.metadata.get("target_language", "-")))
-        for c in r.candidates:
+        lang = str(meta.get("language", meta.get("target_language", "-")))
+        for c in cands:
             unparsed = False
-            for v in c.verdicts:
-                if v.details.get("error") == VERIFIER_ERROR:  # counted apart: not a verdict on the answer
-                    self.verifier_errors[v.verifier] += 1
+            for v in c.get("verdicts") or ():
+                details = v.get("details") or {}
+                if details.get("error") == VERIFIER_ERROR:  # counted apart: not a verdict on the answer
+                    self.verifier_errors[v["verifier"]] += 1
                     if not self.first_verifier_error:
-                        self.first_verifier_error = {"verifier": v.verifier, "record": r.id,
-                                                     "message": str(v.details.get("message") or v.feedback)}
+                        self.first_verifier_error = {"verifier": v["verifier"], "record": r["id"],
+                                                     "message": str(details.get("message") or v.get("feedback", ""))}
                     continue
                 unparsed = unparsed or nothing_parsed(v)
-                t = self.verifiers[(v.verifier, lang)]
-                t[0] += v.passed
+                t = self.verifiers[(v["verifier"], lang)]
+                t[0] += v["passed"]
                 t[1] += 1
             if unparsed:
                 counts["candidates_unparseable"] += 1
             if _truncated(c):
                 counts["candidates_truncated"] += 1
-            for key, val in c.scores.items():
+            for key, val in (c.get("scores") or {}).items():
                 hist = self.scores.get(key)
                 if hist is None:
                     hist = self.scores[key] = ScoreHistogram()
                 hist.add(val)
-        if r.status == "failed":
-            reason = failure_reason(r.error)
+        if failed:
+            error = r.get("error", "")
+            reason = failure_reason(error)
             if reason in self.reasons or len(self.reasons) < _MAX_REASONS:
                 self.reasons[reason] += 1
                 if reason not in self.reason_examples and len(self.reason_examples) < _EXAMPLES:
-                    self.reason_examples[reason] = r.error[:500]
+                    self.reason_examples[reason] = error[:500]
             else:
                 self.reasons["(other reasons)"] += 1
 

@@ -251,8 +251,8 @@ def finish_run(store: RunStore, cfg: PipelineConfig, resources: dict[str, Any], 
                                provenance=exp.provenance) for exp in cfg.export]
     stats = RunStats()
     try:
-        for entry in store.raw_entries():
-            records = [Record.model_validate(rec) for rec in entry["records"]]
+        for entry in store.raw_entries():  # records in their stored form: no model built per record
+            records = entry["records"]
             stats.add_entry(records)
             for record in records:
                 for export in exports:

@@ -175,6 +175,11 @@ class RunStore:
         """The stored lines as dicts ({"item", "records": [record dicts]}), in write order."""
         return self._lines()
 
+    def stored_records(self) -> Iterator[dict]:
+        """Every finished record in its stored form (``Record.to_json``'s dict), in write order."""
+        for entry in self._lines():
+            yield from entry["records"]
+
     def records(self) -> Iterator[Record]:
         """Every finished record, in write order."""
         for entry in self._lines():

@@ -142,7 +142,7 @@ def inspect(run: Path = typer.Argument(..., help="run directory, or a round run 
         print_round_target(target, out)
         return
     store = _store(target.run_dir if target is not None else run)
-    counts, stages = RunStats.of(store.records()).summary()  # one streaming pass, no records held
+    counts, stages = RunStats.of(store.stored_records()).summary()  # one streaming pass, no records held
     summary = json.loads((store.dir / "summary.json").read_text()) if (store.dir / "summary.json").exists() else {}
     _print_summary(store.dir, counts, stages, summary.get("timings", {}), summary.get("exports", {}))
     if not summary:
@@ -192,7 +192,7 @@ def _report_run(run: Path) -> None:
     from synthgen.runner import RunSummary
 
     store = _store(run)
-    stats = RunStats.of(store.records())
+    stats = RunStats.of(store.stored_records())
     summary = RunSummary(run_dir=store.dir)
     summary.counts, summary.stages = stats.summary()
     if (store.dir / "summary.json").exists():

@@ -72,7 +72,7 @@ def finish_processed(run_dir: Path, summary_info: dict[str, Any], exports: dict[
                         "steps": [{"processor": s["processor"], "kept": s["totals"].get("kept", 0),
                                    "dropped": s["totals"].get("dropped", 0)} for s in summary_info["steps"]]}
     store.write_json("summary.json", saved)
-    records = store.records()  # streamed: the tallies do not depend on the order
+    records = store.stored_records()  # streamed: the tallies do not depend on the order
     summary = RunSummary(run_dir=run_dir, timings=saved.get("timings", {}), exports=saved["exports"])
     from synthgen.run_stats import RunStats
 

@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 import yaml
 
 from synthgen.config import PipelineConfig
-from synthgen.export import StreamingExport, export_records, export_records_in_memory
+from synthgen.export import StreamingExport, export_records
+from synthgen.export_reference import export_records_in_memory
 from synthgen.records import Record
 from synthgen.run_stats import RunStats, ScoreHistogram
 from synthgen.runner import run_pipeline
@@ -43,6 +45,15 @@ def _tricky_records(records: list[Record]) -> list[Record]:
         out.append(rec)
     out[-1].status, out[-1].error = "failed", "boom: on purpose"
     out[-2].metadata["dropped"] = "dedup"
+    # tools offered (a tuple and nested dicts: stored as JSON lists), tool calls with dict arguments,
+    # a candidate with provenance of its own, a model map without a policy role
+    out[0].metadata["tools"] = ({"type": "function", "function": {"name": "f", "parameters": {"b": 1, "a": [2]}}},)
+    out[0].messages.append({"role": "assistant", "content": None,
+                            "tool_calls": [{"function": {"name": "f", "arguments": {"z": 1, "a": "é"}}}]})
+    out[0].messages.append({"role": "tool", "tool_call_id": "c1", "content": "3"})
+    out[1].provenance.models = {"judge": "j-model"}
+    cand = next(c for c in out[2].candidates if c.id in out[2].selected)
+    cand.provenance = out[2].provenance.model_copy(update={"generator": "own", "seed": None, "round": 3})
     return out
 
 
@@ -56,6 +67,16 @@ def test_streaming_exporter_equals_in_memory_exporter(tmp_path):
             old = export_records_in_memory(records, fmt, tmp_path / f"old-{fmt}.jsonl", "jsonl", failed).read_bytes()
             new = export_records(reversed(records), fmt, tmp_path / f"new-{fmt}.jsonl", "jsonl", failed).read_bytes()
             assert new == old and old
+            with_prov = export_records_in_memory(records, fmt, tmp_path / f"oldp-{fmt}.jsonl", "jsonl", failed,
+                                                 provenance=True).read_bytes()
+            assert export_records(records, fmt, tmp_path / f"newp-{fmt}.jsonl", "jsonl", failed,
+                                  provenance=True).read_bytes() == with_prov != old
+            # rows from the stored lines (what a run exports) equal rows from the Record objects
+            stored = StreamingExport(fmt, tmp_path / f"stored-{fmt}.jsonl", "jsonl", failed, provenance=True)
+            for r in records:
+                stored.add(orjson.loads(r.to_json()))
+            assert stored.finish().read_bytes() == with_prov
+            assert b'"tools":' in with_prov and b'"tool_calls":' in with_prov and b'"own"' in with_prov
             # a tiny spill size forces the external merge over many sorted runs
             spilled = StreamingExport(fmt, tmp_path / f"spill-{fmt}.jsonl", "jsonl", failed, spill_bytes=2000)
             for r in records[::-1]:
@@ -273,3 +294,58 @@ def test_streamed_source_respects_limit_and_duplicates(tmp_path, limit):
     assert summary.counts["records"] == (limit or 10)
     errors = (summary.run_dir / "source_errors.jsonl")
     assert (errors.is_file() and "duplicate id 'item-3'" in errors.read_text()) == (limit is None)
+
+
+def test_run_stats_from_stored_lines_equal_a_tally_of_the_record_objects():
+    """The end of a run tallies stored lines (dicts, defaults left out) without building models: the
+    counts equal those taken from the Record objects, for every kind of verdict the tallies tell apart."""
+    from synthgen.records import Candidate, Provenance, Verdict
+    from synthgen.verify_chain import VERIFIER_ERROR
+
+    def rec(i: int, verdict_sets: list[list[Verdict]], **fields) -> Record:
+        r = Record(id=f"r{i}", messages=[{"role": "user", "content": "q"}], provenance=Provenance(run="x"), **fields)
+        for j, verdicts in enumerate(verdict_sets):
+            c = r.add_candidate([{"role": "assistant", "content": f"a{j}"}], verdicts=verdicts)
+            if j == 1:
+                c.metadata["finish_reason"] = "length"
+                c.scores = {"reward": 0.25 * i, "verify": 1}
+        r.selected = [c.id for c in r.candidates if c.passed][:1]
+        return r
+
+    ok, bad = Verdict(verifier="tests", passed=True, score=1.0), Verdict(verifier="tests", passed=False)
+    chain_pass = Verdict(verifier="chain", passed=True, score=0.7)
+    records = [
+        rec(0, [[ok], [bad], []], metadata={"language": "cpp", "stages": {"gen_s": 1.5, "flag": True}}),
+        rec(1, [[bad, chain_pass], [ok, Verdict(verifier="math", passed=False,
+                                                 details={"equal": False, "answer": None})]]),
+        rec(2, [[Verdict(verifier="tests", passed=False, details={"error": VERIFIER_ERROR, "message": "boom"})],
+                [Verdict(verifier="tests", passed=False, details={"error": "no_code"}, feedback="f")]],
+            metadata={"target_language": "rust"}),
+        Record(id="r3", status="failed", error="failed after 4 attempt(s): TimeoutError: slow"),
+    ]
+    stats = RunStats()
+    stats.add_entry(orjson.loads(r.to_json()) for r in records)
+    cands = [c for r in records for c in r.candidates]
+    counts = stats.summary()[0]
+    assert counts["records"] == 4 and counts["failed_records"] == 1 and counts["candidates"] == len(cands) == 7
+    assert counts["passed_candidates"] == sum(c.passed for c in cands) == 2  # the chain's verdict decides
+    assert counts["records_with_pass"] == sum(any(c.passed for c in r.candidates) for r in records) == 2
+    assert counts["sft_rows"] == 2 and counts["verifier_errors"] == 1
+    assert counts["candidates_truncated"] == 3 and counts["candidates_unparseable"] == 2
+    assert stats.stages == {"gen_s": 1.5}
+    expected: dict[tuple[str, str], list[int]] = {}
+    for r in records:
+        lang = str(r.metadata.get("language", r.metadata.get("target_language", "-")))
+        for c in r.candidates:
+            for v in c.verdicts:
+                if v.details.get("error") != VERIFIER_ERROR:
+                    t = expected.setdefault((v.verifier, lang), [0, 0])
+                    t[0] += v.passed
+                    t[1] += 1
+    assert stats.verifier_table() == [(k[0], k[1], *v) for k, v in sorted(expected.items())]
+    assert stats.first_verifier_error == {"verifier": "tests", "record": "r2", "message": "boom"}
+    assert stats.reasons == {"failed after 4 attempt(s): TimeoutError": 1}
+    assert sorted(stats.scores) == ["reward", "verify"] and stats.scores["reward"].hi == 0.5
+    # a Record handed in directly is tallied the same way
+    assert RunStats.of(records).summary() == stats.summary()
+    assert Candidate.stored_passed({}) is False
