@@ -88,13 +88,17 @@ def _provenance(row: dict, record: dict, first: str | None, **ids: Any) -> dict:
     return row
 
 
+def _stored(record: dict | Record) -> dict:
+    return record.stored() if isinstance(record, Record) else record
+
+
 # The row builders read records in their stored form: the dict ``Record.to_json`` writes, defaults
 # left out (the end of a run exports the stored lines without building a model per record; a
-# Record is turned into that form first, see StreamingExport.add). The former exporter, on Record
+# Record is turned into that form first). The former exporter, on Record
 # objects, is kept as the reference the tests and benchmarks compare with (synthgen.export_reference).
-def sft_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
+def sft_rows(records: Iterable[dict | Record], provenance: bool = False) -> list[dict]:
     rows = []
-    for r in records:
+    for r in map(_stored, records):
         for cid in r.get("selected") or ():
             messages = (r.get("messages") or []) + (_candidate(r, cid).get("messages") or [])
             row = _with_tools({"id": f"{r['id']}:{cid}", "messages": _clean(messages)}, r)
@@ -102,9 +106,9 @@ def sft_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
     return rows
 
 
-def dpo_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
+def dpo_rows(records: Iterable[dict | Record], provenance: bool = False) -> list[dict]:
     rows = []
-    for r in records:
+    for r in map(_stored, records):
         for p in r.get("pairs") or ():
             chosen, rejected = p["chosen"], p["rejected"]
             row = _with_tools({"id": f"{r['id']}:{chosen}:{rejected}", "prompt": _clean(r.get("messages") or []),
@@ -114,9 +118,9 @@ def dpo_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
     return rows
 
 
-def rm_rows(records: Iterable[dict], provenance: bool = False) -> list[dict]:
+def rm_rows(records: Iterable[dict | Record], provenance: bool = False) -> list[dict]:
     rows = []
-    for r in records:
+    for r in map(_stored, records):
         ranking = r.get("ranking") or []
         if len(ranking) < 2:
             continue
@@ -177,8 +181,7 @@ class StreamingExport:
 
     def add(self, record: dict | Record) -> None:
         """A record in its stored form (a dict as ``Record.to_json`` writes it) or a Record."""
-        if isinstance(record, Record):
-            record = record.stored()
+        record = _stored(record)
         if not _exported(record, self.include_failed_records):
             return
         # jsonl lines are final bytes (sorted keys); Arrow rows keep their key order, which

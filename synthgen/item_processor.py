@@ -76,11 +76,16 @@ async def _generate_and_verify(item: Any, generator: Generator, ctx, cfg: Pipeli
     if len(set(ids)) != len(ids) or not all(ids):
         raise ValueError(f"generator {generator.name} returned records with empty or duplicate ids")
     for r in records:
-        r.source_id = r.source_id or ctx.item_id
+        if not r.source_id:
+            r.source_id = ctx.item_id
+        own = None
         for cand in r.candidates:  # a generator that left a candidate's provenance empty: the record's
             if cand.provenance is None:  # (or the context's), with the record as its parent
-                cand.provenance = (_with_parent(r.provenance, r.id) if r.provenance.generator
-                                   else ctx.provenance(parents=[r.id]))
+                if own is None:
+                    own = _with_parent(r.provenance, r.id) if r.provenance.generator else ctx.provenance(parents=[r.id])
+                    cand.provenance = own
+                else:  # the same, in containers of its own
+                    cand.provenance = _with_parent(own, r.id)
         if cfg.verify.run_after_generate and ctx.run.chain is not None:
             for cand in r.candidates:
                 if not cand.verdicts:

@@ -146,7 +146,9 @@ class Record(_Model):
         return [c for c in self.candidates if c.passed]
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json", exclude_defaults=True), option=orjson.OPT_SORT_KEYS)
+        # the serializer itself: model_dump's wrapper costs a fifth of this on a small record
+        data = self.__pydantic_serializer__.to_python(self, mode="json", exclude_defaults=True)
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
     def stored(self) -> dict:
         """The record as its stored line holds it (what summaries and exports read)."""

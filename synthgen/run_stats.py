@@ -155,6 +155,8 @@ class RunStats:
             if _truncated(c):
                 counts["candidates_truncated"] += 1
             for key, val in (c.get("scores") or {}).items():
+                if not isinstance(val, (int, float)):  # a NaN score is stored as null
+                    continue
                 hist = self.scores.get(key)
                 if hist is None:
                     hist = self.scores[key] = ScoreHistogram()

@@ -56,36 +56,39 @@ def _jaccard(ta: set[str], tb: set[str]) -> float:
     return len(ta & tb) / len(ta | tb)
 
 
-class _Memo:
-    """Each candidate's response text, tokens and pass flag, computed once per record: selection
-    asks for them several times per candidate (by object id: the candidates outlive the memo)."""
+class _Cand:
+    """One candidate as selection sees it, computed once per record: its response text (stripped),
+    pass flag and ranking score; its token set on first use (only near-duplicate checks need it)."""
 
-    def __init__(self, cands: list[Candidate]) -> None:
-        self.text = {id(c): response_text(c) for c in cands}
-        self.passed = {id(c): c.passed for c in cands}
-        self._tokens: dict[int, set[str]] = {}
+    __slots__ = ("c", "id", "text", "passed", "score", "_tokens")
 
-    def tokens(self, c: Candidate) -> set[str]:
-        got = self._tokens.get(id(c))
-        if got is None:
-            got = self._tokens[id(c)] = _tokens(self.text[id(c)])
-        return got
+    def __init__(self, c: Candidate, key: str) -> None:
+        self.c, self.id = c, c.id
+        self.text = response_text(c).strip()
+        self.passed = c.passed
+        self.score = candidate_score(c, key)
+        self._tokens: set[str] | None = None
 
-    def similarity(self, a: Candidate, b: Candidate) -> float:
-        return _jaccard(self.tokens(a), self.tokens(b))
+    def tokens(self) -> set[str]:
+        if self._tokens is None:
+            self._tokens = _tokens(self.text)
+        return self._tokens
 
 
-def _ranked(cands: list[Candidate], key: str) -> list[Candidate]:
+def _similar(a: _Cand, b: _Cand, threshold: float) -> bool:
+    return _jaccard(a.tokens(), b.tokens()) >= threshold
+
+
+def _ranked(cands: list[_Cand]) -> list[_Cand]:
     # stable: equal scores keep generation order, so results do not depend on dict/set order
-    return sorted(cands, key=lambda c: -candidate_score(c, key))
+    return sorted(cands, key=lambda c: -c.score) if len(cands) > 1 else cands
 
 
-def _distinct(cands: list[Candidate], memo: _Memo) -> list[Candidate]:
+def _distinct(cands: list[_Cand]) -> list[_Cand]:
     seen, out = set(), []
     for c in cands:
-        text = memo.text[id(c)].strip()
-        if text not in seen:
-            seen.add(text)
+        if c.text not in seen:
+            seen.add(c.text)
             out.append(c)
     return out
 
@@ -95,21 +98,19 @@ def select(record: Record, cfg: SelectionConfig) -> Record:
     if record.status != "ok" or not record.candidates:
         return record
     key = cfg.score_key
-    memo = _Memo(record.candidates)
-    usable = [c for c in record.candidates if memo.text[id(c)].strip()]
-    passed = _ranked([c for c in usable if memo.passed[id(c)]], key)
-    failed = _ranked([c for c in usable if not memo.passed[id(c)]], key)
-    record.selected = [c.id for c in _distinct(passed, memo)[: cfg.keep_top_k]]
+    usable = [m for m in (_Cand(c, key) for c in record.candidates) if m.text]
+    passed = _ranked([m for m in usable if m.passed])
+    failed = _ranked([m for m in usable if not m.passed])
+    top = _distinct(passed)
+    record.selected = [m.id for m in top[: cfg.keep_top_k]]
     if not record.pairs:  # a generator that knows better (faulty vs fixed) sets its own pairs
-        record.pairs = _pairs(passed, failed, cfg, memo)
+        record.pairs = _pairs(passed, failed, cfg)
     if not record.ranking:
-        record.ranking = _ranking(record, passed, failed, cfg, memo)
+        record.ranking = _ranking(passed, failed, cfg)
     return record
 
 
-def _pairs(passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfig,
-           memo: _Memo) -> list[PreferencePair]:
-    key = cfg.score_key
+def _pairs(passed: list[_Cand], failed: list[_Cand], cfg: SelectionConfig) -> list[PreferencePair]:
     if cfg.pairs == "none" or cfg.max_pairs_per_record == 0:
         return []
     if cfg.pairs == "best_vs_worst":
@@ -121,29 +122,28 @@ def _pairs(passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfi
         options = [(p, f) for p in passed for f in reversed(failed)]
     pairs: list[PreferencePair] = []
     for chosen, rejected in options:
-        margin = candidate_score(chosen, key) - candidate_score(rejected, key)
-        chosen_passed, rejected_passed = memo.passed[id(chosen)], memo.passed[id(rejected)]
-        if chosen_passed == rejected_passed and margin < cfg.min_margin:
+        margin = chosen.score - rejected.score
+        if chosen.passed == rejected.passed and margin < cfg.min_margin:
             continue
-        if memo.similarity(chosen, rejected) >= cfg.similarity_threshold:
+        if _similar(chosen, rejected, cfg.similarity_threshold):
             continue
-        reason = "passed vs failed" if chosen_passed and not rejected_passed else "score"
+        reason = "passed vs failed" if chosen.passed and not rejected.passed else "score"
         pairs.append(PreferencePair(chosen=chosen.id, rejected=rejected.id, margin=round(margin, 6), reason=reason))
         if len(pairs) >= cfg.max_pairs_per_record:
             break
     return pairs
 
 
-def _ranking(record: Record, passed: list[Candidate], failed: list[Candidate], cfg: SelectionConfig,
-             memo: _Memo) -> list[str]:
-    edited = [c for c in passed if c.metadata.get("edited")]
-    rest = [c for c in passed if not c.metadata.get("edited")]
-    if not (edited or rest) or not failed:
+def _ranking(passed: list[_Cand], failed: list[_Cand], cfg: SelectionConfig) -> list[str]:
+    if not passed or not failed:
         return []  # an RM row needs a preferred and a dispreferred response
-    top = _distinct(edited[:1] + rest, memo)
-    worst = failed[-1]
-    ranked = top[: cfg.ranking_size - 1] + [worst]
+    edited = [m for m in passed if m.c.metadata.get("edited")]
+    if edited:
+        top = _distinct(edited[:1] + [m for m in passed if not m.c.metadata.get("edited")])
+    else:
+        top = _distinct(passed)
+    ranked = top[: cfg.ranking_size - 1] + [failed[-1]]
     for a, b in zip(ranked, ranked[1:]):
-        if memo.similarity(a, b) >= cfg.similarity_threshold:
+        if _similar(a, b, cfg.similarity_threshold):
             return []
-    return [c.id for c in ranked]
+    return [m.id for m in ranked]

@@ -13,6 +13,7 @@ A verifier that raises (a bug, a missing dependency) fails the candidate with a 
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Sequence
@@ -60,7 +61,7 @@ class VerifierChain:
     @staticmethod
     async def _one(verifier: Verifier, record: Record, candidate: Candidate, ctx: "Context") -> Verdict:
         # Timers.time inlined: a context manager per verdict costs as much as a cheap verifier
-        timers, key, start = ctx.timers, f"verify:{verifier.name}", time.perf_counter()
+        timers, key, start = ctx.timers, _timer_key(verifier.name), time.perf_counter()
         try:
             return await verifier.verify(record, candidate, ctx)
         except TransientError:
@@ -76,6 +77,11 @@ class VerifierChain:
     async def close(self) -> None:
         for v in self.verifiers:
             await v.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _timer_key(name: str) -> str:
+    return f"verify:{name}"
 
 
 def _score(v: Verdict) -> float:
