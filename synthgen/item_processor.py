@@ -173,4 +173,7 @@ class LocalItemProcessor:
         return self.timers.as_dict()
 
     async def close(self) -> None:
-        await close_run_context(self.run_ctx)
+        try:
+            await self.generator.close()
+        finally:
+            await close_run_context(self.run_ctx)

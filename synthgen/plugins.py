@@ -50,6 +50,10 @@ class Generator(abc.ABC):
     async def generate(self, item: Any, ctx: "Context") -> list[Record]:
         """Turn one source item (an instance of ``Item``) into records."""
 
+    async def close(self) -> None:
+        """Release what the generator holds (tool sandboxes, search indexes): called once when its
+        run ends, finished or not, so a round of many runs in one process does not keep them."""
+
 
 class Verifier(abc.ABC):
     name: ClassVar[str]

@@ -192,6 +192,9 @@ class RoundConfig(_Strict):
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="run this config once per variant (each a partial config merged "
         "over this one) into runs/<name>/<variant>/ and compare their pass@1 round by round")
+    allow_verifier_errors: bool = Field(
+        False, description="go on when a verifier raised in a generate or eval run (counted as failed "
+        "samples); by default the round stops there, as `synthgen run` exits 3")
     base_dir: Path = Field(Path("."), exclude=True, description="directory relative paths start from")
 
     @model_validator(mode="after")
@@ -206,7 +209,7 @@ class RoundConfig(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of what changes a round's results; `rounds` is left out so a run can be extended."""
-        data = self.model_dump(mode="json", exclude={"rounds"})
+        data = self.model_dump(mode="json", exclude={"rounds", "allow_verifier_errors"})  # no result changes
         # absent = as before they existed: old run dirs still match
         for key in ("process", "process_llms", "sandbox", "sandbox_fallback", "variants"):
             if not data[key]:

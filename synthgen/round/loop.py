@@ -86,7 +86,8 @@ class RoundLoop:
     def _evaluate(self, rdir: RoundDir, policy: Path, eval_set: Path) -> dict[str, Any]:
         def work(out: Path) -> dict[str, Any]:
             pipe = pipelines.eval_pipeline(self.cfg, rdir.index, policy, eval_set)
-            run_dir = pipelines.run(pipe, out, registry=self.registry, progress=self.progress)
+            run_dir = pipelines.run(pipe, out, registry=self.registry, progress=self.progress,
+                                    allow_verifier_errors=self.cfg.allow_verifier_errors)
             return {"run": str(run_dir), **pipelines.eval_stats(run_dir)}
 
         return self._stage(rdir, "eval", work, clean=False, what=f"held-out pass@1 ({policy.name})")
@@ -111,7 +112,7 @@ class RoundLoop:
         def generate(out: Path) -> dict[str, Any]:
             pipe = pipelines.generate_pipeline(cfg, r, policy, prompts, out / "export", reward_model)
             run_dir = pipelines.run(pipe, out, registry=self.registry, progress=self.progress,
-                                    process_llms=cfg.process_llms)
+                                    process_llms=cfg.process_llms, allow_verifier_errors=cfg.allow_verifier_errors)
             return {"run": str(run_dir), "exports": {e.format: e.path for e in pipe.export},
                     **pipelines.generation_stats(run_dir), **pipelines.processing_stats(run_dir)}
 

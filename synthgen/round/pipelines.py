@@ -17,7 +17,7 @@ from synthgen.config import (
     SelectionConfig,
     SourceRef,
 )
-from synthgen.errors import ConfigError
+from synthgen.errors import ConfigError, SynthgenError
 from synthgen.registry import Registry
 from synthgen.round.config import RoundConfig
 from synthgen.store import RunStore
@@ -141,12 +141,19 @@ def with_working_sandbox(cfg: RoundConfig, registry: Registry | None = None) -> 
 
 
 def run(pipeline: PipelineConfig, runs_dir: Path, *, registry: Registry | None, progress: bool,
-        process_llms: dict[str, LLMRef] | None = None) -> Path:
+        process_llms: dict[str, LLMRef] | None = None, allow_verifier_errors: bool = False) -> Path:
+    """Run one stage's pipeline; a verifier that raised stops the round (its failed samples would
+    read as wrong answers: a lower yield, a lower pass@1) unless ``allow_verifier_errors``."""
     from synthgen.processing.run import run_with_processing
+    from synthgen.run_outcome import describe_outcome
 
     if pipeline.process and process_llms:  # the processors' roles beside the policy
         pipeline = pipeline.model_copy(update={"llms": {**process_llms, **pipeline.llms}})
     summary = run_with_processing(pipeline, runs_dir=runs_dir, registry=registry, progress=progress)
+    outcome = describe_outcome(summary, allow_verifier_errors=allow_verifier_errors)
+    if outcome.verifier_errors and not allow_verifier_errors:
+        raise SynthgenError(f"{pipeline.name}: {outcome.text} Set `allow_verifier_errors: true` in the round "
+                            f"config to go on anyway; the run is in {summary.run_dir}.")
     return Path(summary.run_dir)
 
 

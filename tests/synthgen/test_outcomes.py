@@ -243,3 +243,27 @@ def test_openai_endpoint_options_are_not_results():
     assert a.fingerprint() == b.fingerprint()
     b.llms["policy"].options["extra_body"] = {"top_k": 5}
     assert a.fingerprint() != b.fingerprint()
+
+
+def test_a_round_stage_stops_on_verifier_errors_unless_allowed(tmp_path):
+    """The round loop's generate and eval runs (synthgen.round.pipelines.run): a verifier that raised
+    would read as wrong answers (a lower yield, a lower pass@1), so the round stops with the outcome
+    unless the round config allows it; the setting does not change the round's fingerprint."""
+    from synthgen.errors import SynthgenError
+    from synthgen.round import pipelines
+    from synthgen.round.config import RoundConfig
+
+    raw = make_cfg(tmp_path, n=6, k=6)
+    raw["verifiers"] = [{"name": "raising_for_tests"}]
+    cfg = PipelineConfig.model_validate(raw)
+    with pytest.raises(SynthgenError, match=r"Verifier errors: .*allow_verifier_errors: true"):
+        pipelines.run(cfg, tmp_path / "runs", registry=_registry(), progress=False)
+    run_dir = pipelines.run(cfg, tmp_path / "runs", registry=_registry(), progress=False, allow_verifier_errors=True)
+    assert RunStore(run_dir).exists()
+    raw["verifiers"] = [{"name": "parity_for_tests"}]
+    ok = pipelines.run(PipelineConfig.model_validate({**raw, "name": "clean"}), tmp_path / "runs",
+                       registry=_registry(), progress=False)
+    assert ok.name == "clean"
+    base = {"name": "r", "model": {"tiny": {}}}
+    assert (RoundConfig.model_validate(base).fingerprint()
+            == RoundConfig.model_validate({**base, "allow_verifier_errors": True}).fingerprint())

@@ -248,3 +248,37 @@ def test_endpoint_down_becomes_failed_records_naming_the_url(tmp_path):
     assert len(records) == 4 and all(r.status == "failed" for r in records)
     assert all(f"127.0.0.1:{port}" in r.error for r in records), records[0].error
     assert summary.counts["failed_records"] == 4
+
+
+def test_the_generator_is_closed_once_when_its_run_ends(tmp_path):
+    """Generators that hold resources (the tool-traces toolbox's sandboxes) get ``close()`` once per
+    run, also when the run stops on an error: a round of many runs in one process keeps nothing."""
+    from typing import ClassVar
+
+    from synthgen.errors import SynthgenError
+    from tests.fixtures.plugins_for_tests import EchoGeneratorForTests
+
+    class ClosingEchoForTests(EchoGeneratorForTests):
+        name: ClassVar[str] = "closing_echo_for_tests"
+        closed: ClassVar[list[str]] = []
+        fail: ClassVar[bool] = False
+
+        async def generate(self, item, ctx):
+            if self.fail:
+                raise SynthgenError("a user mistake stops the run")
+            return await super().generate(item, ctx)
+
+        async def close(self) -> None:
+            type(self).closed.append("closed")
+
+    registry = registry_for_tests()
+    registry.register("generator", ClosingEchoForTests)
+    raw = make_cfg(tmp_path, n=5)
+    raw["generator"]["name"] = "closing_echo_for_tests"
+    run_pipeline(PipelineConfig.model_validate(raw), runs_dir=tmp_path / "runs", registry=registry, progress=False)
+    assert ClosingEchoForTests.closed == ["closed"]
+    ClosingEchoForTests.fail = True
+    with pytest.raises(SynthgenError):
+        run_pipeline(PipelineConfig.model_validate({**raw, "name": "fails"}), runs_dir=tmp_path / "runs",
+                     registry=registry, progress=False)
+    assert ClosingEchoForTests.closed == ["closed", "closed"]
