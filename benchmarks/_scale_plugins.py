@@ -85,3 +85,15 @@ class NoopGeneratorForBench(Generator):
         for j in range(self.config.k):
             rec.add_candidate([{"role": "assistant", "content": f"{item.prompt} #{number + j}"}])
         return [rec]
+
+
+class EmptyGeneratorForBench(Generator):
+    """Makes no record: what an item costs the engine alone (source row, queue, durable line, index)."""
+
+    name: ClassVar[str] = "empty_for_bench"
+    capability: ClassVar[str] = "bench"
+    Item = BenchItem
+    roles: ClassVar[tuple[str, ...]] = ()
+
+    async def generate(self, item: BenchItem, ctx) -> list[Record]:
+        return []

@@ -6,6 +6,9 @@ same with finished.json removed), and a run killed with SIGKILL at 50% then resu
 exports are compared with the former in-memory exporter (`export_records_in_memory`, run on the
 same records in its own process: its peak RSS is the baseline of the last line).
 
+"no-record cpu ms": the same source through a generator that makes no record (the engine's own
+cost per item: source row, queue, durable line, index), beside the record's own costs.
+
 The pipeline: `noop_for_bench` with k=2 (no model, no state kept per item; the `echo_for_tests`
 fixture keeps a per-item attempt dict, ~110 B/item), the `parity_for_tests` verifier, passed-vs-failed
 pairs, SFT and DPO exports, so that the exports are not empty.
@@ -67,6 +70,22 @@ def child_run(src: str, runs: str, out: str) -> None:
                            registry=registry, progress=False)
     Path(out).write_text(json.dumps({"seconds": time.perf_counter() - start, "records": summary.counts["records"],
                                      "peak_mb": _own_peak_mb()}))
+
+
+def child_floor(src: str, runs: str, out: str) -> None:
+    """The engine's own cost per item: the same source through a generator that makes no record."""
+    from benchmarks._scale_plugins import EmptyGeneratorForBench
+    from synthgen.config import PipelineConfig
+    from synthgen.registry import Registry
+    from synthgen.runner import run_pipeline
+
+    registry = Registry()
+    registry.register("generator", EmptyGeneratorForBench)
+    cfg = {"name": "floor", "sources": [{"path": src}], "generator": {"name": "empty_for_bench"},
+           "runner": {"fsync_every_s": 5.0}}
+    start = time.perf_counter()
+    run_pipeline(PipelineConfig.model_validate(cfg), runs_dir=runs, registry=registry, progress=False)
+    Path(out).write_text(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": _own_peak_mb()}))
 
 
 def child_old_export(run_dir: str, out_dir: str, out: str) -> None:
@@ -159,7 +178,9 @@ def bench(n: int, compare_old: bool) -> dict:
         (runs / "scale" / "finished.json").unlink()
         streamed = measure(["run", str(src), str(runs)], tmp)
         resumed = kill_at_half(src, tmp / "runs-killed", n, tmp)
-        row = {"items": n, "fresh": fresh, "rerun": rerun, "rerun_streamed": streamed, "resume": resumed}
+        floor = measure(["floor", str(src), str(tmp / "runs-floor")], tmp)
+        row = {"items": n, "fresh": fresh, "rerun": rerun, "rerun_streamed": streamed, "resume": resumed,
+               "floor": floor}
         exports = runs / "scale" / "export"
         killed_exports = tmp / "runs-killed" / "scale" / "export"
         row["resumed_exports_equal"] = all(_digest(exports / f) == _digest(killed_exports / f)
@@ -231,7 +252,7 @@ def main() -> None:
             print(f"{label}: 4 workers = {four['items_per_s'] / one['items_per_s']:.2f}x one worker")
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        {"run": child_run, "old-export": child_old_export}[sys.argv[2]](*sys.argv[3:])
+        {"run": child_run, "old-export": child_old_export, "floor": child_floor}[sys.argv[2]](*sys.argv[3:])
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -242,12 +263,14 @@ def main() -> None:
     for n in args.items:
         rows.append(bench(n, not args.no_compare_old))
         print(json.dumps(rows[-1]), flush=True)  # each size as soon as it is measured (1M takes a while)
-    print(f"{'items':>9} {'run s':>8} {'ms/rec':>7} {'cpu ms/rec':>10} {'peak MB':>8} {'rerun s':>8} "
-          f"{'rerun streamed s':>16} {'resume@50% s':>12} {'resume MB':>9} {'exports==old':>12} {'old export MB':>13}")
+    print(f"{'items':>9} {'run s':>8} {'ms/rec':>7} {'cpu ms/rec':>10} {'no-record cpu ms':>16} {'peak MB':>8} "
+          f"{'rerun s':>8} {'rerun streamed s':>16} {'resume@50% s':>12} {'resume MB':>9} {'exports==old':>12} "
+          f"{'old export MB':>13}")
     for r in rows:
         n, f = r["items"], r["fresh"]
         old = r.get("old_export", {})
         print(f"{n:>9} {f['process_s']:>8.1f} {f['process_s'] / n * 1e3:>7.3f} {f['cpu_s'] / n * 1e3:>10.3f} "
+              f"{r['floor']['cpu_s'] / n * 1e3:>16.3f} "
               f"{f['rss_mb']:>8.0f} {r['rerun']['seconds']:>8.2f} {r['rerun_streamed']['seconds']:>16.2f} "
               f"{r['resume']['seconds']:>12.1f} {r['resume']['rss_mb']:>9.0f} {str(r.get('exports_equal_old', '-')):>12} "
               f"{old.get('rss_mb', float('nan')):>13.0f}")
