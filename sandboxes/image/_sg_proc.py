@@ -153,6 +153,13 @@ def _child(step: dict, fds: JobFds, out_w: int, err_w: int) -> None:
             _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
             _sg_pyjob.run(os.path.join(step["cwd"], spec["main"]), spec.get("argv") or [], step["env"])
         argv = spec[step["kind"]]
+        if step["kind"] == "compile":
+            try:
+                import _sg_cpp
+
+                argv = _sg_cpp.with_prefix(argv, step["cwd"])  # a precompiled include prefix
+            except Exception:  # noqa: BLE001 - the command as given, whatever went wrong
+                pass
         try:
             os.execvpe(argv[0], argv, step["env"])
         except OSError as exc:

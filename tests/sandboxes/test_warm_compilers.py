@@ -225,3 +225,70 @@ def test_a_jobs_memory_limit_holds_beside_running_services() -> None:
     results = _run_all(DockerConfig(pool_size=1), requests)
     assert [r.stdout_text for r in results[:2]] == ["x\n", "x\n"], results[:2]
     assert [r.status for r in results[2:]] == [ExecStatus.MEMORY_LIMIT] * 2, results[2:]
+
+
+# The public benchmarks' layouts: HumanEval-X (a comment, then <stdio.h> <math.h> <vector> ...) and
+# MultiPL-E (<assert.h> <bits/stdc++.h>), whose first header is too light for a per-header PCH: the
+# image's include-prefix PCHs (sandboxes/image/_sg_cpp.py) cover them.
+PREFIX_PROGRAMS = {
+    "humaneval_x": "/*\nclose elements\n*/\n#include<stdio.h>\n#include<math.h>\n#include<vector>\nusing namespace std;\n"
+                   "#include<algorithm>\nbool close(vector<float> v, float t){ for (size_t i = 0; i < v.size(); i++)"
+                   " for (size_t j = i + 1; j < v.size(); j++) if (fabs(v[i] - v[j]) < t) return true; return false; }\n"
+                   "#undef NDEBUG\n#include<assert.h>\nint main(){ assert(close({1.0, 2.8, 3.0}, 0.3));"
+                   " assert(!close({1.0, 2.0}, 0.5)); printf(\"ok\\n\"); }\n",
+    "multipl_e": "#include<assert.h>\n#include<bits/stdc++.h>\n// Return length of given string\n"
+                 "long string_length(std::string s) { return s.size(); }\nint main() { auto candidate = string_length;"
+                 " assert(candidate((\"abc\")) == (3)); assert(candidate((\"x\")) == (2)); }\n",
+    "ndebug_after": "#include<assert.h>\n#include<bits/stdc++.h>\n#define NDEBUG\n#include<assert.h>\n"
+                    "int main() { assert(1 == 2); std::cout << \"unchecked\" << std::endl; }\n",
+    "undeclared_after_prefix": "#include<stdio.h>\n#include<math.h>\nint main(){ std::vector<int> v; printf(\"%d\", (int)v.size()); }\n",
+    "string_map": "#include<stdio.h>\n#include<math.h>\n#include<string>\n#include<map>\nusing namespace std;\n"
+                  "int main(){ map<string,int> m; m[\"a\"] = (int)sqrt(9.0); printf(\"%d\\n\", m[\"a\"]); }\n",
+}
+
+
+def test_each_include_prefix_pch_is_used_and_changes_no_byte_of_object_code() -> None:
+    script = """set -u
+PREFIX=/opt/synthgen/pch/prefix
+while IFS="$(printf '\\t')" read -r name headers; do
+  : > p.cpp
+  for h in $headers; do printf '#include <%s>\\n' "$h" >> p.cpp; done
+  echo 'int main(){ return 0; }' >> p.cpp
+  g++ -include $PREFIX/$name -O2 -std=c++17 -H -c -o with.o p.cpp 2>h.txt; a=$?
+  grep -q "^! $PREFIX/$name.gch" h.txt && used=used || used=UNUSED
+  g++ -O2 -std=c++17 -c -o without.o p.cpp; b=$?
+  cmp -s with.o without.o && same=same || same=DIFFERENT
+  echo "$name $headers: $a $b $used $same"
+done < $PREFIX/index.txt
+"""
+    result = _run_all(DockerConfig(pool_size=1), [ExecRequest(language="bash", files={"main.sh": script},
+                                                              limits=Limits(wall_time_s=120))])[0]
+    assert result.ok, result
+    lines = result.stdout_text.splitlines()
+    assert len(lines) >= 9 and any("assert.h bits/stdc++.h" in line for line in lines), lines
+    assert all(line.endswith(": 0 0 used same") for line in lines), lines
+
+
+def test_benchmark_layouts_get_their_prefix_and_the_same_verdicts() -> None:
+    requests = []
+    for src in PREFIX_PROGRAMS.values():
+        requests.append(ExecRequest(language="cpp", files={"main.cpp": src}, limits=LIMITS,
+                                    compile_cmd="g++ -O2 -std=c++17 -H -o main *.cpp"))
+        requests.append(ExecRequest(language="cpp", files={"main.cpp": src}, limits=LIMITS,
+                                    compile_cmd=NO_PCH + "g++ -O2 -std=c++17 -o main *.cpp"))  # no rewrite: not g++ first
+    results = _run_all(DockerConfig(pool_size=1), requests)
+    by_name = {}
+    for i, name in enumerate(PREFIX_PROGRAMS):
+        fast, plain = results[2 * i], results[2 * i + 1]
+        assert (fast.status, fast.stdout_text) == (plain.status, plain.stdout_text), (name, fast, plain)
+        assert "/opt/synthgen/pch/prefix/" not in plain.compile_output, name
+        by_name[name] = fast
+    assert by_name["humaneval_x"].ok and by_name["humaneval_x"].stdout_text == "ok\n"
+    # its includes stop at `using namespace std;`: <stdio.h> <math.h> <vector> (prefix-3), then <algorithm> as text
+    assert "! /opt/synthgen/pch/prefix/prefix-3.h.gch" in by_name["humaneval_x"].compile_output
+    assert by_name["multipl_e"].status == ExecStatus.RUNTIME_ERROR  # the second assert fails, as it must
+    assert "! /opt/synthgen/pch/prefix/prefix-9.h.gch" in by_name["multipl_e"].compile_output
+    assert by_name["ndebug_after"].ok and by_name["ndebug_after"].stdout_text == "unchecked\n"
+    assert by_name["undeclared_after_prefix"].status == ExecStatus.COMPILE_ERROR
+    assert "! /opt/synthgen/pch/prefix/prefix-5.h.gch" in by_name["undeclared_after_prefix"].compile_output
+    assert by_name["string_map"].stdout_text == "3\n"
