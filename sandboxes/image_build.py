@@ -233,7 +233,7 @@ def ensure_image(packages: ImagePackages | None, *, image: str = DEFAULT_IMAGE,
     log(f"adding packages {packages.model_dump()} to {image} -> {tag}")
     t0 = time.monotonic()
     _docker_build(
-        "\n".join([f"FROM {image}", f"RUN {install_script(packages.apt, packages.pip, packages.npm)}",
+        "\n".join([f"FROM {image}", f"RUN {install_script(packages.apt, packages.pip, packages.npm, packages.cpp_prefixes)}",
                    f"LABEL {LABEL_EXTRA}={key}", ""]),
         [tag],
     )

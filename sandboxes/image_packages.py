@@ -103,6 +103,7 @@ def library_packages() -> list[str]:
 
 _APT = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+:~-]+)?$")
 _PIP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([<>=!~]=?[A-Za-z0-9.*+!-]+(,[<>=!~]=?[A-Za-z0-9.*+!-]+)*)?$")
+_HEADER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./+-]*$")
 _NPM = re.compile(r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*(@[A-Za-z0-9.^~<>=*|+ -]+)?$")
 
 
@@ -111,13 +112,32 @@ class ImagePackages(BaseModel):
 
     ``apt``: Debian bookworm package names (``libfmt-dev``, ``python3-bs4``); ``pip``: requirement
     strings (``polars==1.2.0``), installed into the image's system Python; ``npm``: package names
-    (``mathjs@12``), installed globally and found by ``require`` through ``NODE_PATH``.
+    (``mathjs@12``), installed globally and found by ``require`` through ``NODE_PATH``;
+    ``cpp_prefixes``: C++ include prefixes to precompile beside the image's own
+    (``compilers/pch_prefixes.txt``), each the headers a dataset's programs start with, in order
+    (``"cstdio cstring vector"``): see ``sandboxes/image/_sg_cpp.py``.
     """
 
     model_config = ConfigDict(extra="forbid")
     apt: list[str] = Field(default_factory=list, description="Debian package names")
     pip: list[str] = Field(default_factory=list, description="pip requirement strings")
     npm: list[str] = Field(default_factory=list, description="npm package specs")
+    cpp_prefixes: list[str] = Field(
+        default_factory=list, description="C++ include prefixes to precompile: system headers in order, by spaces")
+
+    @field_validator("cpp_prefixes")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        out = []
+        for prefix in value:
+            headers = prefix.split()
+            bad = [h for h in headers if not _HEADER.fullmatch(h) or ".." in h]
+            if not headers or bad:
+                raise PackageSpecError(
+                    f"sandbox config packages.cpp_prefixes: {prefix!r} is not a list of system header names "
+                    "separated by spaces (e.g. 'cstdio cstring vector')")
+            out.append(" ".join(headers))
+        return sorted(set(out))
 
     @field_validator("apt", "pip", "npm")
     @classmethod
@@ -132,17 +152,35 @@ class ImagePackages(BaseModel):
         return sorted({name.strip() for name in value})
 
     def empty(self) -> bool:
-        return not (self.apt or self.pip or self.npm)
+        return not (self.apt or self.pip or self.npm or self.cpp_prefixes)
 
     def key(self) -> str:
-        payload = json.dumps(self.model_dump(), sort_keys=True)
+        data = self.model_dump()
+        if not data["cpp_prefixes"]:  # the key of a package list from before cpp_prefixes stays the same
+            del data["cpp_prefixes"]
+        payload = json.dumps(data, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def install_script(apt: list[str], pip: list[str] = (), npm: list[str] = ()) -> str:
-    """One shell command installing the lists and removing apt/pip/npm caches in the same layer."""
-    apt = list(apt) + (["python3-pip"] if pip else []) + (["npm"] if npm else [])
-    steps = ["set -e", "export DEBIAN_FRONTEND=noninteractive", "apt-get update -qq"]
+def install_script(apt: list[str], pip: list[str] = (), npm: list[str] = (), cpp_prefixes: list[str] = ()) -> str:
+    """One shell command installing the lists and removing apt/pip/npm caches in the same layer,
+    then precompiling the C++ include prefixes (after the packages: a prefix may name their headers)."""
+    steps = ["set -e"]
+    if apt or pip or npm:
+        steps += _package_steps(list(apt), list(pip), list(npm))
+    index = "/opt/synthgen/pch/prefix/index.txt"
+    for i, prefix in enumerate(cpp_prefixes, 1):
+        name = f"/opt/synthgen/pch/prefix/prefix-user-{i}.h"
+        lines = "".join(f"#include <{h}>\\n" for h in prefix.split())
+        steps.append(f"mkdir -p /opt/synthgen/pch/prefix && printf '{lines}' > {name}")
+        steps.append(f"g++ -O2 -std=c++17 -x c++-header {name} -o {name}.gch")
+        steps.append(f"printf '%s\\t%s\\n' prefix-user-{i}.h '{prefix}' >> {index}")
+    return " && ".join(steps)
+
+
+def _package_steps(apt: list[str], pip: list[str], npm: list[str]) -> list[str]:
+    apt = apt + (["python3-pip"] if pip else []) + (["npm"] if npm else [])
+    steps = ["export DEBIAN_FRONTEND=noninteractive", "apt-get update -qq"]
     if apt:
         steps.append("apt-get install -y -qq --no-install-recommends " + " ".join(apt) + " >/dev/null")
     if pip:
@@ -153,4 +191,4 @@ def install_script(apt: list[str], pip: list[str] = (), npm: list[str] = ()) -> 
                      + " ".join(f"'{p}'" for p in npm))
         steps.append("rm -rf /root/.npm")
     steps.append("apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb")
-    return " && ".join(steps)
+    return steps

@@ -1,6 +1,8 @@
 """Every library the image ships is importable and works inside the sandbox; users add their own."""
 
 import asyncio
+import hashlib
+import json
 
 import pytest
 
@@ -28,6 +30,24 @@ def test_package_names_are_validated(bad):
     for field in ("apt", "pip", "npm"):
         with pytest.raises((PackageSpecError, ValueError)):
             ImagePackages(**{field: [bad]})
+
+
+@pytest.mark.parametrize("bad", ["", "cstdio; rm -rf /", "../etc/passwd", "vector<int>", "a$(x)"])
+def test_cpp_prefixes_are_header_names(bad):
+    with pytest.raises(PackageSpecError):
+        ImagePackages(cpp_prefixes=[bad])
+
+
+def test_cpp_prefixes_are_normalised_and_keyed_apart_from_package_lists():
+    a = ImagePackages(cpp_prefixes=["cstdio  cstring vector", "bits/stdc++.h"])
+    assert a.cpp_prefixes == ["bits/stdc++.h", "cstdio cstring vector"] and not a.empty()
+    assert a.key() == ImagePackages(cpp_prefixes=["bits/stdc++.h", "cstdio cstring vector"]).key()
+    # a package list from before cpp_prefixes existed keeps its key (its cached image stays valid)
+    assert ImagePackages(apt=["jq"]).key() == hashlib.sha256(
+        json.dumps({"apt": ["jq"], "npm": [], "pip": []}, sort_keys=True).encode()).hexdigest()[:12]
+    script = install_script([], cpp_prefixes=a.cpp_prefixes)
+    assert "apt-get" not in script  # no package list: nothing to download
+    assert "printf '#include <cstdio>\\n#include <cstring>\\n#include <vector>\\n'" in script
 
 
 def test_package_lists_are_keyed_in_any_order():
@@ -78,3 +98,27 @@ def test_user_packages_make_a_cached_image(docker_runner):
 
     result = asyncio.run(probe())
     assert result.ok and result.stdout_text.strip() == "ok", result.stderr_text
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_user_cpp_prefixes_are_precompiled_and_used(docker_runner):
+    """A dataset's own include prefix, added in the sandbox config: its PCH is built into a cached
+    image and used for a program that starts with it, with the same output as without it."""
+    from sandboxes.docker_pool import DockerConfig, DockerSandbox
+
+    src = ("// a competitive-programming layout\n#include <cstdio>\n#include <cstring>\n#include <vector>\n"
+           "int main(){ std::vector<int> v(3); std::memset(v.data(), 0, 12); std::printf(\"%d\\n\", (int)v.size()); }\n")
+
+    async def probe():
+        config = DockerConfig(pool_size=1, packages={"cpp_prefixes": ["cstdio cstring vector"]})
+        async with DockerSandbox(config) as sandbox:
+            fast = await sandbox.run(ExecRequest(language="cpp", files={"main.cpp": src},
+                                                 compile_cmd="g++ -O2 -std=c++17 -H -o main *.cpp"))
+            plain = await sandbox.run(ExecRequest(language="cpp", files={"main.cpp": src},
+                                                  compile_cmd="CPLUS_INCLUDE_PATH= g++ -O2 -std=c++17 -o main *.cpp"))
+            return fast, plain
+
+    fast, plain = asyncio.run(probe())
+    assert fast.ok and fast.stdout_text == plain.stdout_text == "3\n", (fast, plain)
+    assert "! /opt/synthgen/pch/prefix/prefix-user-1.h.gch" in fast.compile_output, fast.compile_output
