@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator, Literal
 import orjson
 
 from synthgen.errors import SynthgenError
-from synthgen.records import Message, Record
+from synthgen.records import Message, Record, stored_form
 
 Format = Literal["sft", "dpo", "rm"]
 FileFormat = Literal["jsonl", "parquet", "disk"]
@@ -88,17 +88,13 @@ def _provenance(row: dict, record: dict, first: str | None, **ids: Any) -> dict:
     return row
 
 
-def _stored(record: dict | Record) -> dict:
-    return record.stored() if isinstance(record, Record) else record
-
-
 # The row builders read records in their stored form: the dict ``Record.to_json`` writes, defaults
 # left out (the end of a run exports the stored lines without building a model per record; a
 # Record is turned into that form first). The former exporter, on Record
 # objects, is kept as the reference the tests and benchmarks compare with (synthgen.export_reference).
 def sft_rows(records: Iterable[dict | Record], provenance: bool = False) -> list[dict]:
     rows = []
-    for r in map(_stored, records):
+    for r in map(stored_form, records):
         for cid in r.get("selected") or ():
             messages = (r.get("messages") or []) + (_candidate(r, cid).get("messages") or [])
             row = _with_tools({"id": f"{r['id']}:{cid}", "messages": _clean(messages)}, r)
@@ -108,7 +104,7 @@ def sft_rows(records: Iterable[dict | Record], provenance: bool = False) -> list
 
 def dpo_rows(records: Iterable[dict | Record], provenance: bool = False) -> list[dict]:
     rows = []
-    for r in map(_stored, records):
+    for r in map(stored_form, records):
         for p in r.get("pairs") or ():
             chosen, rejected = p["chosen"], p["rejected"]
             row = _with_tools({"id": f"{r['id']}:{chosen}:{rejected}", "prompt": _clean(r.get("messages") or []),
@@ -120,7 +116,7 @@ def dpo_rows(records: Iterable[dict | Record], provenance: bool = False) -> list
 
 def rm_rows(records: Iterable[dict | Record], provenance: bool = False) -> list[dict]:
     rows = []
-    for r in map(_stored, records):
+    for r in map(stored_form, records):
         ranking = r.get("ranking") or []
         if len(ranking) < 2:
             continue
@@ -146,7 +142,7 @@ def _exported(r: dict, include_failed_records: bool) -> bool:
     return (include_failed_records or r.get("status", "ok") == "ok") and "dropped" not in (r.get("metadata") or {})
 
 
-def export_records(records: Iterable[Record], fmt: Format, path: str | Path,
+def export_records(records: Iterable[dict | Record], fmt: Format, path: str | Path,
                    file_format: FileFormat = "jsonl", include_failed_records: bool = False,
                    provenance: bool = False) -> Path:
     """Write one dataset; returns its path. Failed records are skipped unless asked for; records the
@@ -181,7 +177,7 @@ class StreamingExport:
 
     def add(self, record: dict | Record) -> None:
         """A record in its stored form (a dict as ``Record.to_json`` writes it) or a Record."""
-        record = _stored(record)
+        record = stored_form(record)
         if not _exported(record, self.include_failed_records):
             return
         # jsonl lines are final bytes (sorted keys); Arrow rows keep their key order, which

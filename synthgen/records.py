@@ -161,6 +161,11 @@ class Record(_Model):
         return cls.model_validate(orjson.loads(data))
 
 
+def stored_form(record: "dict | Record") -> dict:
+    """A record as its stored line holds it: a Record is turned into that dict, a dict is returned."""
+    return record.stored() if isinstance(record, Record) else record
+
+
 def failed_record(record_id: str, *, source_id: str, capability: str, error: str,
                   provenance: Provenance | None = None, messages: list[Message] | None = None) -> Record:
     """A record that stands for work that failed persistently: kept, never dropped, with its reason."""

@@ -19,7 +19,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Iterable
 
-from synthgen.records import Candidate, Record
+from synthgen.records import Candidate, Record, stored_form
 from synthgen.verify_chain import VERIFIER_ERROR
 
 _EXACT_VALUES = 4096
@@ -116,8 +116,7 @@ class RunStats:
     def add(self, r: dict | Record) -> None:
         """One record, in its stored form (a dict as ``Record.to_json`` writes it, defaults left out:
         the end of a run tallies the stored lines without building a model per record) or a Record."""
-        if isinstance(r, Record):
-            r = r.stored()
+        r = stored_form(r)
         counts = self.counts
         cands = r.get("candidates") or ()
         passed = [Candidate.stored_passed(c) for c in cands]

@@ -138,10 +138,7 @@ def _ranking(passed: list[_Cand], failed: list[_Cand], cfg: SelectionConfig) -> 
     if not passed or not failed:
         return []  # an RM row needs a preferred and a dispreferred response
     edited = [m for m in passed if m.c.metadata.get("edited")]
-    if edited:
-        top = _distinct(edited[:1] + [m for m in passed if not m.c.metadata.get("edited")])
-    else:
-        top = _distinct(passed)
+    top = _distinct(edited[:1] + [m for m in passed if not m.c.metadata.get("edited")])
     ranked = top[: cfg.ranking_size - 1] + [failed[-1]]
     for a, b in zip(ranked, ranked[1:]):
         if _similar(a, b, cfg.similarity_threshold):

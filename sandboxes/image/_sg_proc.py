@@ -18,6 +18,7 @@ import selectors
 import signal
 import time
 
+import _sg_cpp
 from _sg_clean import kill_all, kill_everything_else
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -155,8 +156,6 @@ def _child(step: dict, fds: JobFds, out_w: int, err_w: int) -> None:
         argv = spec[step["kind"]]
         if step["kind"] == "compile":
             try:
-                import _sg_cpp
-
                 argv = _sg_cpp.with_prefix(argv, step["cwd"])  # a precompiled include prefix
             except Exception:  # noqa: BLE001 - the command as given, whatever went wrong
                 pass

@@ -47,7 +47,7 @@ def test_cpp_prefixes_are_normalised_and_keyed_apart_from_package_lists():
         json.dumps({"apt": ["jq"], "npm": [], "pip": []}, sort_keys=True).encode()).hexdigest()[:12]
     script = install_script([], cpp_prefixes=a.cpp_prefixes)
     assert "apt-get" not in script  # no package list: nothing to download
-    assert "printf '#include <cstdio>\\n#include <cstring>\\n#include <vector>\\n'" in script
+    assert "build_prefix.sh prefix-user-2.h cstdio cstring vector" in script
 
 
 def test_package_lists_are_keyed_in_any_order():

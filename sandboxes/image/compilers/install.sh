@@ -22,19 +22,14 @@ for h in bits/stdc++.h iostream string vector algorithm map set unordered_map cm
   g++ -O2 -std=c++17 -x c++-header "$WRAP/w.h" -o "$PCH/$h.gch"
 done
 rm -rf "$WRAP"
-# Include prefixes (compilers/pch_prefixes.txt): <name>.h holds the prefix's #include lines,
-# <name>.h.gch its PCH, index.txt "name.h<TAB>headers" for _sg_cpp.py, which adds `-include` of the
-# longest prefix a program starts with (its own includes of those headers then change nothing).
-PREFIX="$PCH/prefix"
-mkdir -p "$PREFIX"
-: > "$PREFIX/index.txt"
+# Include prefixes (compilers/pch_prefixes.txt), each precompiled by build_prefix.sh; _sg_cpp.py
+# adds `-include` of the longest prefix a program starts with (its own includes of those headers
+# then change nothing).
+mkdir -p "$PCH/prefix"
+: > "$PCH/prefix/index.txt"
 n=0
 grep -v '^#' /opt/synthgen/compilers/pch_prefixes.txt | while read -r line; do
   [ -n "$line" ] || continue
   n=$((n + 1))
-  name="prefix-$n.h"
-  : > "$PREFIX/$name"
-  for h in $line; do printf '#include <%s>\n' "$h" >> "$PREFIX/$name"; done
-  g++ -O2 -std=c++17 -x c++-header "$PREFIX/$name" -o "$PREFIX/$name.gch"
-  printf '%s\t%s\n' "$name" "$line" >> "$PREFIX/index.txt"
+  sh /opt/synthgen/compilers/build_prefix.sh "prefix-$n.h" $line
 done
